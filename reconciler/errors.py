@@ -1,0 +1,80 @@
+"""The exception hierarchy; each error knows its exit code and renders its own message.
+
+    ReconcileError (exit 1)
+    ├── InputError ............ override files, plan files or options are invalid
+    │   └── FileErrors ........ one or more `path:line: message` problems, all listed at once
+    ├── ConfigError ........... endpoint, key file or other settings are unusable
+    ├── AuthError ............. the API refused the key (401/403); the run stops at once
+    ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
+    ├── LockHeldError (exit 3)  another run holds `--lock-file`
+    └── Interrupted (exit 130)  SIGINT/SIGTERM
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ReconcileError(Exception):
+    """Root of every error the CLI turns into a message and an exit code."""
+
+    exit_code = 1
+
+    def render(self) -> str:
+        return f"{type(self).__name__}: {self}"
+
+
+class InputError(ReconcileError):
+    """An override file, plan file or option is invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in a file, with the place it concerns (line 0: the file as a whole)."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+class FileErrors(InputError):
+    """Every problem found in the override files of one run, sorted by place."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in override files")
+
+    def render(self) -> str:
+        lines = [f"error: {problem}" for problem in self.problems]
+        lines.append(f"InputError: {self}; nothing was sent.")
+        return "\n".join(lines)
+
+
+class ConfigError(ReconcileError):
+    """The endpoint, key or another setting is unusable."""
+
+
+class AuthError(ReconcileError):
+    """The API answered 401 or 403: the key is missing, wrong, or lacks access."""
+
+
+class SafetyLimitError(ReconcileError):
+    """More changes are pending than `--max-changes` allows."""
+
+
+class LockHeldError(ReconcileError):
+    """Another run holds the lock file."""
+
+    exit_code = 3
+
+
+class Interrupted(ReconcileError):
+    """The run was stopped by SIGINT or SIGTERM."""
+
+    exit_code = 130

@@ -1,0 +1,159 @@
+"""Domain values: overrides from files, peak states from the API, and the items of a plan or report."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One wanted assignment: peak `peak_id` of entry `data_id` should carry `candidate_key`, pinned."""
+
+    data_id: str
+    peak_id: str
+    candidate_key: str
+    path: str
+    line: int
+    note: str | None = None
+
+    @property
+    def source(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def element_of(candidate_key: str) -> str:
+    """The element of a candidate key: the text before its last `_` (`N2_337.1` -> `N2`)."""
+    element, sep, _line = candidate_key.rpartition("_")
+    return element if sep else candidate_key
+
+
+class Status(enum.StrEnum):
+    """What happened, or would happen, to one override; the words are the reports'."""
+
+    IN_SYNC = "in_sync"
+    CHANGE = "change"
+    APPLIED = "applied"
+    FAILED = "failed"
+    STALE = "stale"
+    ENTRY_NOT_FOUND = "entry_not_found"
+    PEAK_NOT_FOUND = "peak_not_found"
+    INVALID_CANDIDATE = "invalid_candidate"
+    FETCH_FAILED = "fetch_failed"
+
+    @property
+    def is_error(self) -> bool:
+        return self in ERROR_STATUSES
+
+
+ERROR_STATUSES = frozenset(
+    {Status.ENTRY_NOT_FOUND, Status.PEAK_NOT_FOUND, Status.INVALID_CANDIDATE, Status.FETCH_FAILED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One override's line in a plan or report: what is wanted, what the server shows, and the status."""
+
+    data_id: str
+    peak_id: str
+    desired: str
+    status: Status
+    source: str
+    note: str | None = None
+    current: str | None = None
+    element: str | None = None
+    manual: bool | None = None
+    message: str | None = None
+    last_updated: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.data_id, self.peak_id)
+
+
+# --- The API's answers, parsed straight from bytes into lean models that declare only what is used. ---
+
+_LEAN = ConfigDict(extra="ignore", frozen=True)
+
+
+class Candidate(BaseModel):
+    """One candidate assignment of a peak, from either shape the server may send."""
+
+    model_config = _LEAN
+
+    key: str
+    selected: bool = False
+
+
+def _candidate_from(key: Any, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {"key": key}
+    return {"key": key, "selected": value.get("selected") is True}
+
+
+class PeakState(BaseModel):
+    """A detected peak as the reconciler sees it: its applied candidate, element, and whether it is pinned."""
+
+    model_config = _LEAN
+
+    peak_id: str
+    element: str | None = None
+    manual: bool = False
+    candidate_key: str | None = None
+    candidates: tuple[Candidate, ...] | None = None
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _normalise_candidates(cls, value: Any) -> Any:
+        """Accept a list of objects keyed `key` or `candidate_key`, or a mapping from key to object."""
+        if isinstance(value, dict):
+            return [_candidate_from(key, body) for key, body in value.items()]
+        if isinstance(value, list):
+            return [
+                _candidate_from(item.get("key", item.get("candidate_key")), item)
+                if isinstance(item, dict)
+                else {"key": item}
+                for item in value
+            ]
+        return value
+
+    @property
+    def applied(self) -> str | None:
+        """The applied candidate key: the peak's own, else the one marked selected, else unknown."""
+        if self.candidate_key:
+            return self.candidate_key
+        for candidate in self.candidates or ():
+            if candidate.selected:
+                return candidate.key
+        return None
+
+    @property
+    def candidate_keys(self) -> frozenset[str] | None:
+        """The keys the server lists for this peak, or None when it lists none."""
+        if not self.candidates:
+            return None
+        return frozenset(candidate.key for candidate in self.candidates)
+
+
+class OESResult(BaseModel):
+    """The parts of `GET /oes/{data_id}` the reconciler uses; spectra are parsed past, never kept."""
+
+    model_config = _LEAN
+
+    detected_peaks: tuple[PeakState, ...] = Field(default=())
+    last_updated: str | None = None
+
+    @field_validator("last_updated", mode="before")
+    @classmethod
+    def _stringify_timestamp(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    def peak(self, peak_id: str) -> PeakState | None:
+        for peak in self.detected_peaks:
+            if peak.peak_id == peak_id:
+                return peak
+        return None
