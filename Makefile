@@ -13,14 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== plan: what would change on the sandbox"
-	$(BIN)/oes-reconcile plan --sandbox examples/ || true
-	@echo
-	@echo "== apply: patch what differs (exit 1 expected: the example names a peak the sandbox lacks)"
-	$(BIN)/oes-reconcile apply --sandbox --sandbox-state $(VENV)/demo-sandbox.json examples/ || true
-	@echo
-	@echo "== plan again: the changes are gone"
-	$(BIN)/oes-reconcile plan --sandbox --sandbox-state $(VENV)/demo-sandbox.json examples/ || true
+	@bash examples/demo.sh $(BIN)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks

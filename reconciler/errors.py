@@ -1,13 +1,13 @@
 """The exception hierarchy; each error knows its exit code and renders its own message.
 
-    ReconcileError (exit 1)
-    ├── InputError ............ override files, plan files or options are invalid
-    │   └── FileErrors ........ one or more `path:line: message` problems, all listed at once
-    ├── ConfigError ........... endpoint, key file or other settings are unusable
-    ├── AuthError ............. the API refused the key (401/403); the run stops at once
-    ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
-    ├── LockHeldError (exit 3)  another run holds `--lock-file`
-    └── Interrupted (exit 130)  SIGINT/SIGTERM
+ReconcileError (exit 1)
+├── InputError ............ override files, plan files or options are invalid
+│   └── FileErrors ........ one or more `path:line: message` problems, all listed at once
+├── ConfigError ........... endpoint, key file or other settings are unusable
+├── AuthError ............. the API refused the key (401/403); the run stops at once
+├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
+├── LockHeldError (exit 3)  another run holds `--lock-file`
+└── Interrupted (exit 130)  SIGINT/SIGTERM
 """
 
 from __future__ import annotations

@@ -1,0 +1,214 @@
+"""Talking to the API: one pooled async client, `GET /oes/{id}` and `PATCH /oes/{id}/peaks`, with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from reconciler import __version__
+from reconciler.errors import AuthError
+from reconciler.models import OESResult
+from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, TransientHTTPError, describe, parse_retry_after
+from reconciler.settings import KEY_HELP, Connection
+
+log = logging.getLogger(__name__)
+
+DETAIL_LIMIT = 200
+
+
+class RunStopped(Exception):
+    """The run is stopping (signal or refused key): nothing new is sent."""
+
+
+class RequestFailed(Exception):
+    """A request that did not succeed: refused by the server, unreadable, or out of attempts."""
+
+    def __init__(self, reason: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.attempts = attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful exchange: the parsed result (None for a 404 on GET), HTTP status, attempts it took."""
+
+    result: OESResult | None
+    status: int
+    attempts: int
+
+
+class RateLimiter:
+    """Spaces requests so that at most `rate` start per second, across the whole run."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        now = self._clock()
+        start = max(now, self._next)
+        self._next = start + self.interval
+        if start > now:
+            await self._sleep(start - now)
+
+
+def _clean(text: str, secret: str) -> str:
+    """A short single-line excerpt of server text, with the key (should a server echo it) masked."""
+    text = " ".join(text.replace(secret, "***").split())
+    return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "…"
+
+
+def reason_of(response: httpx.Response, secret: str) -> str:
+    """What the server said: its JSON `detail`, else the kind of page, else a short excerpt."""
+    detail: Any = None
+    try:
+        body = json.loads(response.content)
+        detail = body.get("detail") if isinstance(body, dict) else None
+    except ValueError:
+        pass
+    if detail is not None:
+        text = detail if isinstance(detail, str) else json.dumps(detail)
+    elif "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<":
+        text = "an HTML page"
+    else:
+        text = response.text or "no body"
+    return _clean(text, secret) or response.reason_phrase
+
+
+class ApiClient:
+    """The run's one HTTP client: a warm keep-alive pool, a bound on requests in flight, retries, stopping."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.connection = connection
+        self.retry = retry or RetryPolicy()
+        self.stopping = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rate = RateLimiter(rate_limit) if rate_limit else None
+        self._http = httpx.AsyncClient(
+            base_url=connection.endpoint,
+            headers={"X-API-KEY": connection.api_key, "User-Agent": f"oes-reconcile/{__version__}"},
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            timeout=httpx.Timeout(connection.timeout),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._http.aclose()
+
+    def stop(self) -> None:
+        """Send nothing new; requests in flight finish."""
+        self.stopping.set()
+
+    async def get_result(self, data_id: str) -> Answer:
+        """The entry's current OES result; `result` is None when the API answers 404."""
+        response, attempts = await self._request("GET", f"oes/{quote(data_id, safe='')}")
+        if response.status_code == 404:
+            return Answer(result=None, status=404, attempts=attempts)
+        return self._answer(response, attempts)
+
+    async def patch_peak(self, data_id: str, peak_id: str, candidate_key: str) -> Answer:
+        """Select `candidate_key` for the peak and pin it; the answer holds the updated result."""
+        body = {"peak_id": peak_id, "candidate_key": candidate_key}
+        response, attempts = await self._request("PATCH", f"oes/{quote(data_id, safe='')}/peaks", body)
+        return self._answer(response, attempts)
+
+    def _answer(self, response: httpx.Response, attempts: int) -> Answer:
+        status = response.status_code
+        if status >= 300:
+            reason = reason_of(response, self.connection.api_key)
+            raise RequestFailed(f"HTTP {status}: {reason}", status=status, attempts=attempts)
+        try:
+            result = OESResult.model_validate_json(response.content)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            problem = f"{first['msg']} at {where}" if where else first["msg"]
+            if "html" in response.headers.get("content-type", ""):
+                problem = "an HTML page"
+            problem = _clean(problem, self.connection.api_key)
+            reason = f"HTTP {status} but the body is not an OES result ({problem})"
+            raise RequestFailed(reason, status=status, attempts=attempts) from None
+        return Answer(result=result, status=status, attempts=attempts)
+
+    async def _request(
+        self, method: str, path: str, body: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, int]:
+        attempts = 0
+        retrying = self.retry.retrying().copy(sleep=self._sleep)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    response = await self._send_once(method, path, body)
+        except (TransientHTTPError, httpx.TransportError) as exc:
+            tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+            status = exc.status if isinstance(exc, TransientHTTPError) else None
+            raise RequestFailed(
+                f"{describe(exc)}; gave up after {tried}", status=status, attempts=attempts
+            ) from None
+        return response, attempts
+
+    async def _send_once(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
+        if self.stopping.is_set():
+            raise RunStopped
+        async with self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
+            if self.stopping.is_set():
+                raise RunStopped
+            response = await self._http.request(method, path, json=body)
+        log.debug("%s /%s -> %d", method, path, response.status_code)
+        if response.status_code in {401, 403}:
+            self.stop()
+            raise AuthError(
+                f"the API refused the key (HTTP {response.status_code} on {method} /{path}); "
+                f"check it is valid for {self.connection.endpoint}: {KEY_HELP}"
+            )
+        if response.status_code in TRANSIENT_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            reason = reason_of(response, self.connection.api_key)
+            raise TransientHTTPError(response.status_code, reason, retry_after)
+        return response
+
+    async def _sleep(self, seconds: float) -> None:
+        """Back off, but wake at once when the run is stopping: nothing new is sent after a signal."""
+        sleeper = asyncio.ensure_future(self.retry.sleep(seconds))
+        stopper = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeper, stopper):
+            task.cancel()
+        if self.stopping.is_set():
+            raise RunStopped

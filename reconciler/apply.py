@@ -1,0 +1,213 @@
+"""Running a plan: fetch each entry, diff it, and (`apply`) PATCH what differs, overlapped and bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from reconciler.api import ApiClient, RequestFailed, RunStopped
+from reconciler.diff import diff_entry, fetch_failed, group_by_entry, unchanged_since_plan, verify
+from reconciler.errors import ReconcileError, SafetyLimitError
+from reconciler.models import Item, Override, Status
+
+log = logging.getLogger(__name__)
+
+NOT_FETCHED = "not fetched: the run was interrupted"
+NOT_PATCHED = "not patched: the run was interrupted"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PatchRecord:
+    """One PATCH outcome, for the audit log: the item as it ended, what it was before, how it went."""
+
+    item: Item
+    previous: str | None
+    http_status: int | None
+    attempts: int
+
+
+@dataclass
+class Outcome:
+    """What a run did: every item (sorted), whether it was interrupted, and whether a limit refused it."""
+
+    items: list[Item]
+    entries: int
+    interrupted: bool = False
+    refused: ReconcileError | None = None
+    changes_pending: int = field(default=0)
+
+
+PatchHook = Callable[[PatchRecord], None]
+ProgressHook = Callable[[int], None]
+
+
+class Reconciler:
+    """Drives the client: one GET per entry, then that entry's PATCHes one at a time, entries in parallel."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        concurrency: int = 8,
+        on_patch: PatchHook | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
+        self.client = client
+        self.concurrency = concurrency
+        self.on_patch = on_patch
+        self.on_progress = on_progress
+
+    async def plan(self, overrides: Sequence[Override]) -> Outcome:
+        """Fetch and diff; send no PATCH."""
+        groups = group_by_entry(overrides)
+        items = await self._each_entry(
+            groups, self._plan_entry, lambda _id, group: fetch_failed(group, NOT_FETCHED)
+        )
+        return self._outcome(items, len(groups))
+
+    async def apply(self, overrides: Sequence[Override], *, max_changes: int | None = None) -> Outcome:
+        """Fetch, diff and PATCH; an entry's PATCHes go out as soon as its own GET is back."""
+        if max_changes is not None:
+            return await self._apply_within(overrides, max_changes)
+        groups = group_by_entry(overrides)
+        items = await self._each_entry(
+            groups, self._apply_entry, lambda _id, group: fetch_failed(group, NOT_FETCHED)
+        )
+        return self._outcome(items, len(groups))
+
+    async def apply_saved(self, planned: Sequence[Item]) -> Outcome:
+        """Apply exactly the `change` items of a saved plan; a peak that moved since is `stale`, untouched."""
+        groups: dict[str, list[Item]] = {}
+        for item in sorted(planned, key=lambda i: i.sort_key):
+            if item.status is Status.CHANGE:
+                groups.setdefault(item.data_id, []).append(item)
+        items = await self._each_entry(groups, self._apply_saved_entry, _not_fetched)
+        return self._outcome(items, len(groups))
+
+    async def _apply_within(self, overrides: Sequence[Override], max_changes: int) -> Outcome:
+        """With a change limit the whole plan must be known first: fetch everything, count, then patch."""
+        planned = await self.plan(overrides)
+        pending = sum(item.status is Status.CHANGE for item in planned.items)
+        if planned.interrupted or pending <= max_changes:
+            groups: dict[str, list[Item]] = {}
+            for item in planned.items:
+                groups.setdefault(item.data_id, []).append(item)
+            items = await self._each_entry(groups, self._patch_all, lambda _id, group: group)
+            return self._outcome(items, planned.entries)
+        refused = SafetyLimitError(
+            f"{pending} changes pending, more than --max-changes {max_changes}; nothing was patched. "
+            "Review the plan, then raise the limit or apply in smaller steps."
+        )
+        return replace(planned, refused=refused, changes_pending=pending)
+
+    def _outcome(self, items: list[Item], entries: int) -> Outcome:
+        items.sort(key=lambda item: item.sort_key)
+        pending = sum(item.status is Status.CHANGE for item in items)
+        return Outcome(items, entries, interrupted=self.client.stopping.is_set(), changes_pending=pending)
+
+    async def _each_entry(
+        self,
+        groups: dict[str, list[T]],
+        handle: Callable[[str, list[T]], Awaitable[list[Item]]],
+        skipped: Callable[[str, list[T]], list[Item]],
+    ) -> list[Item]:
+        """Work through the entries with `concurrency` workers; entries left when stopping are `skipped`."""
+        queue = iter(groups.items())
+        items: list[Item] = []
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for data_id, group in queue:
+                entry_items = skipped(data_id, group) if self.client.stopping.is_set() else None
+                if entry_items is None:
+                    entry_items = await handle(data_id, group)
+                items.extend(entry_items)
+                done += 1
+                if self.on_progress is not None:
+                    self.on_progress(done)
+
+        workers = max(1, min(self.concurrency, len(groups)))
+        results = await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return items
+
+    async def _plan_entry(self, data_id: str, overrides: list[Override]) -> list[Item]:
+        try:
+            answer = await self.client.get_result(data_id)
+        except RequestFailed as exc:
+            return fetch_failed(overrides, exc.reason)
+        except RunStopped:
+            return fetch_failed(overrides, NOT_FETCHED)
+        return diff_entry(overrides, answer.result)
+
+    async def _apply_entry(self, data_id: str, overrides: list[Override]) -> list[Item]:
+        return await self._patch_all(data_id, await self._plan_entry(data_id, overrides))
+
+    async def _patch_all(self, _data_id: str, items: list[Item]) -> list[Item]:
+        """PATCH the entry's `change` items one at a time (the server sees one writer per entry)."""
+        return [await self._patch(item) if item.status is Status.CHANGE else item for item in items]
+
+    async def _patch(self, item: Item) -> Item:
+        if self.client.stopping.is_set():
+            return replace(item, message=NOT_PATCHED)
+        status: int | None = None
+        attempts = 0
+        try:
+            answer = await self.client.patch_peak(item.data_id, item.peak_id, item.desired)
+        except RequestFailed as exc:
+            done = replace(item, status=Status.FAILED, message=exc.reason)
+            status, attempts = exc.status, exc.attempts
+        except RunStopped:
+            return replace(item, message=NOT_PATCHED)
+        else:
+            assert answer.result is not None
+            done = verify(item, answer.result)
+            status, attempts = answer.status, answer.attempts
+        log.info("%s %s %s: %s", done.data_id, done.peak_id, done.status, done.message or done.desired)
+        if self.on_patch is not None:
+            self.on_patch(PatchRecord(done, item.current, status, attempts))
+        return done
+
+    async def _apply_saved_entry(self, data_id: str, planned: list[Item]) -> list[Item]:
+        try:
+            answer = await self.client.get_result(data_id)
+        except RequestFailed as exc:
+            return [replace(item, status=Status.FETCH_FAILED, message=exc.reason) for item in planned]
+        except RunStopped:
+            return _not_fetched(data_id, planned)
+        result = answer.result
+        if result is None:
+            message = "no OES result for this data entry (HTTP 404)"
+            return [replace(item, status=Status.ENTRY_NOT_FOUND, message=message) for item in planned]
+        items = []
+        for item in planned:
+            peak = result.peak(item.peak_id)
+            if peak is None:
+                items.append(
+                    replace(item, status=Status.PEAK_NOT_FOUND, message="the result no longer has this peak")
+                )
+            elif not unchanged_since_plan(item, peak):
+                was = _state(item.current, item.element, item.manual)
+                now = _state(peak.applied, peak.element, peak.manual)
+                message = f"changed since the plan: was {was}, now {now}"
+                items.append(replace(item, status=Status.STALE, message=message))
+            else:
+                items.append(await self._patch(item))
+        return items
+
+
+def _not_fetched(_data_id: str, items: Iterable[Item]) -> list[Item]:
+    return [replace(item, message=NOT_FETCHED) for item in items]
+
+
+def _state(current: str | None, element: str | None, manual: bool | None) -> str:
+    shown = current or f"element {element}"
+    return f"{shown} (manual: {str(bool(manual)).lower()})"

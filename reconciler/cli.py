@@ -1,0 +1,184 @@
+"""The command line: parse options, call the library, turn its root error into a message and exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from reconciler import __version__
+from reconciler.errors import InputError, ReconcileError
+
+EPILOG = """\
+exit codes: 0 done (nothing failed); 1 invalid input, configuration or key, or anything not in sync
+after apply (plan: any error item); 2 plan --detailed-exitcode with changes pending; 3 lock held
+by another run; 130 interrupted.
+key: AS_API_KEY (or ATOMSCALE_API_KEY), or --api-key-file PATH; endpoint: --endpoint or AS_API_ENDPOINT."""
+
+
+class UsageError(InputError):
+    """The command line itself is wrong (exit 1, as any invalid input; 2 means changes pending)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _add_connection(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--endpoint", metavar="URL", help="API base URL (default: AS_API_ENDPOINT, else Atomscale's)"
+    )
+    group.add_argument("--api-key-file", metavar="PATH", help="read the key from PATH (wins over AS_API_KEY)")
+    group.add_argument(
+        "--allow-insecure-http", action="store_true", help="allow plain http:// to a host other than loopback"
+    )
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against an in-process sandbox seeded with the example data",
+    )
+    group.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS", help="per request")
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: requests)"
+    )
+    group.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr, no progress")
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="override files or directories")
+    parser.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="stdout report"
+    )
+    parser.add_argument("--report", metavar="PATH", help="also write the JSON report to PATH")
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=8, metavar="N", help="requests in flight"
+    )
+    parser.add_argument(
+        "--rate-limit", type=_positive_float, metavar="R", help="at most R requests per second"
+    )
+    parser.add_argument(
+        "--max-attempts", type=_positive_int, default=6, metavar="N", help="tries per request"
+    )
+    if command == "plan":
+        parser.add_argument("--out", metavar="PATH", help="write the JSON plan that `apply --plan` takes")
+        parser.add_argument(
+            "--detailed-exitcode",
+            action="store_true",
+            help="exit 2 when changes are pending and nothing failed",
+        )
+    else:
+        parser.add_argument("--plan", metavar="PLAN.json", help="apply exactly the changes of a saved plan")
+        parser.add_argument(
+            "--max-changes", type=_non_negative_int, metavar="N", help="refuse more than N changes"
+        )
+        parser.add_argument("--lock-file", metavar="PATH", help="hold an exclusive lock; exit 3 if held")
+        parser.add_argument("--audit-log", metavar="PATH", help="append one JSON line per PATCH outcome")
+    _add_connection(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="oes-reconcile",
+        description="Make the manual OES peak assignments on Atomscale agree with override files in git.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    plan = commands.add_parser("plan", help="dry run: fetch, diff, report")
+    _add_run_options(plan, command="plan")
+    apply = commands.add_parser("apply", help="plan, then PATCH what differs (never prompts)")
+    _add_run_options(apply, command="apply")
+    validate = commands.add_parser("validate", help="check override files offline (no key, no network)")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.add_argument("-q", "--quiet", action="store_true", help="print nothing when the files are valid")
+    _add_export(commands.add_parser("export", help="write an override file of entries' current assignments"))
+    _add_sandbox(commands.add_parser("sandbox", help="serve a local stand-in of the API on 127.0.0.1"))
+    return parser
+
+
+def _add_export(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_ids", nargs="*", metavar="DATA_ID")
+    parser.add_argument("--ids-file", metavar="F", help="data ids, one a line (# comments)")
+    parser.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    parser.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
+    parser.add_argument(
+        "--all-peaks", action="store_true", help="every peak's applied candidate, not only manual"
+    )
+    parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N")
+    parser.add_argument("--max-attempts", type=_positive_int, default=6, metavar="N")
+    _add_connection(parser)
+
+
+def _add_sandbox(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "::1"))
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    parser.add_argument(
+        "--data", metavar="FILE", help='JSON {"entries": [result, ...]} (default: example data)'
+    )
+    parser.add_argument("--api-key", default="sandbox", help="the key clients must send (default: sandbox)")
+    faults = parser.add_argument_group("faults and sizes (for tests and benchmarks)")
+    faults.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every request"
+    )
+    faults.add_argument(
+        "--fail-first", type=int, default=0, metavar="N", help="fail each request N times first"
+    )
+    faults.add_argument(
+        "--fail-kind", default="503", help="kind of those failures (500, 503, 429, drop, timeout…)"
+    )
+    faults.add_argument("--fault-rate", type=float, default=0.0, metavar="P", help="fail requests at random")
+    faults.add_argument(
+        "--fault-kinds", default="503,429,drop", help="comma-separated kinds for --fault-rate"
+    )
+    faults.add_argument("--retry-after", default="0", help="Retry-After of 429s (seconds or HTTP date)")
+    faults.add_argument(
+        "--timeout-delay", type=float, default=5.0, metavar="SECONDS", help="stall of `timeout`"
+    )
+    faults.add_argument("--seed", type=int, default=0)
+    faults.add_argument("--synthetic", type=int, metavar="N", help="serve N generated entries instead")
+    faults.add_argument("--peaks", type=int, default=5, help="peaks per generated entry")
+    faults.add_argument("--points", type=int, default=2048, help="spectrum points per generated entry")
+    faults.add_argument("--differing", type=int, default=1, help="generated peaks per entry that differ")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    try:
+        args = build_parser().parse_args(argv)
+        from reconciler import commands, logs
+
+        logs.configure(verbosity=getattr(args, "verbose", 0), quiet=getattr(args, "quiet", False))
+        return commands.dispatch(args)
+    except ReconcileError as exc:
+        from reconciler.logs import scrub
+
+        print(scrub(exc.render()), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

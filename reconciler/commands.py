@@ -1,0 +1,130 @@
+"""The commands behind the CLI: each turns parsed options into one library call and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from reconciler.settings import ConnectionOptions
+
+log = logging.getLogger(__name__)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    handler = {
+        "plan": run_command,
+        "apply": run_command,
+        "validate": validate,
+        "export": export,
+        "sandbox": sandbox,
+    }
+    return handler[args.command](args)
+
+
+def _connection(args: argparse.Namespace) -> ConnectionOptions:
+    return ConnectionOptions(
+        endpoint=args.endpoint,
+        api_key_file=args.api_key_file,
+        allow_insecure_http=args.allow_insecure_http,
+        sandbox=args.sandbox,
+        timeout=args.timeout,
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`plan` and `apply`."""
+    from reconciler.errors import InputError
+    from reconciler.run import RunOptions, run
+
+    plan_path = getattr(args, "plan", None)
+    if plan_path is not None and args.paths:
+        raise InputError("apply --plan takes no override paths: the saved plan says what to do")
+    if plan_path is None and not args.paths:
+        raise InputError(f"{args.command}: name at least one override file or directory")
+    connection = _connection(args)
+    options = RunOptions(
+        command=args.command,
+        paths=tuple(args.paths),
+        connection=connection,
+        format=args.format,
+        report_path=args.report,
+        out_path=getattr(args, "out", None),
+        plan_path=plan_path,
+        detailed_exitcode=getattr(args, "detailed_exitcode", False),
+        concurrency=args.concurrency,
+        rate_limit=args.rate_limit,
+        max_attempts=args.max_attempts,
+        max_changes=getattr(args, "max_changes", None),
+        lock_file=getattr(args, "lock_file", None),
+        audit_log=getattr(args, "audit_log", None),
+        verbose=args.verbose > 0,
+        quiet=args.quiet,
+    )
+    return run(options)
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Offline check: load every file, list every problem; no key, no network."""
+    from reconciler.load import load_overrides
+
+    loaded = load_overrides(args.paths)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    if not args.quiet:
+        entries = len({override.data_id for override in loaded.overrides})
+        files = len(loaded.sources)
+        print(
+            f"Valid: {len(loaded.overrides)} overrides for {entries} data entries "
+            f"in {files} file{'s' if files != 1 else ''}."
+        )
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write an override file of the entries' current assignments."""
+    from reconciler.export import ExportOptions, run_export
+
+    connection = _connection(args)
+    options = ExportOptions(
+        data_ids=tuple(args.data_ids),
+        ids_file=args.ids_file,
+        format=args.format,
+        output=args.output,
+        all_peaks=args.all_peaks,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        connection=connection,
+    )
+    return run_export(options)
+
+
+def sandbox(args: argparse.Namespace) -> int:
+    """Serve the sandbox until interrupted."""
+    from reconciler.sandbox import Faults, Sandbox, load_entries
+    from reconciler.sandbox_data import synthetic_entries
+
+    if args.synthetic is not None:
+        entries = synthetic_entries(
+            args.synthetic, peaks=args.peaks, points=args.points, differing=args.differing
+        )
+    else:
+        entries = load_entries(args.data) if args.data else None
+    faults = Faults(
+        latency=args.latency,
+        fail_first=args.fail_first,
+        fail_kind=args.fail_kind,
+        fault_rate=args.fault_rate,
+        fault_kinds=tuple(kind.strip() for kind in args.fault_kinds.split(",") if kind.strip()),
+        retry_after=args.retry_after,
+        timeout_delay=args.timeout_delay,
+        seed=args.seed,
+    )
+    server = Sandbox(entries=entries, api_key=args.api_key, faults=faults, host=args.host, port=args.port)
+    server.bind()
+    print(f"Sandbox listening on {server.url} (API key: {args.api_key}); Ctrl-C stops it.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("Sandbox stopped.", file=sys.stderr)
+    return 0

@@ -1,0 +1,164 @@
+"""Reporting: the items of a run as text and markdown for people, and streamed JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from reconciler.models import Item, Status
+
+FORMAT_VERSION = "1"
+SYMBOLS = {Status.CHANGE: "~", Status.APPLIED: "~", Status.IN_SYNC: "="}
+MOVES = {Status.CHANGE, Status.APPLIED}
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished run (or plan) and what it is about."""
+
+    command: str
+    endpoint: str
+    sources: Sequence[str]
+    items: Sequence[Item]
+    entries: int
+    generated_at: str
+    interrupted: bool = False
+    overrides_digest: str | None = None
+
+
+def summary(report: Report) -> dict[str, int]:
+    counts = Counter(item.status for item in report.items)
+    return {
+        "overrides": len(report.items),
+        "entries": report.entries,
+        "in_sync": counts[Status.IN_SYNC],
+        "change": counts[Status.CHANGE],
+        "applied": counts[Status.APPLIED],
+        "failed": counts[Status.FAILED],
+        "stale": counts[Status.STALE],
+        "errors": sum(n for status, n in counts.items() if status.is_error),
+    }
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def headline(report: Report) -> str:
+    """The one-line summary that ends a text report and heads a markdown one."""
+    s = summary(report)
+    errors = f", {_plural(s['errors'], 'error')}" if s["errors"] else ""
+    if report.command == "plan":
+        if s["change"] == 0:
+            return f"No changes: {_plural(s['in_sync'], 'override')} match{errors}."
+        return f"Plan: {s['change']} to change, {s['in_sync']} in sync{errors}."
+    parts = [f"{s['applied']} applied", f"{s['in_sync']} in sync", f"{s['failed']} failed"]
+    if s["stale"]:
+        parts.append(f"{s['stale']} stale")
+    if s["change"]:
+        parts.append(f"{s['change']} not patched")
+    line = f"Apply: {', '.join(parts)}{errors}."
+    return f"{line} Interrupted: rerun to finish." if report.interrupted else line
+
+
+def shown_current(item: Item) -> str:
+    """What the server showed: the applied candidate, else the element, else nothing; flagged if unpinned."""
+    shown = item.current or (f"{item.element} (element)" if item.element else "-")
+    if item.current == item.desired and item.manual is False:
+        return f"{shown} (unpinned)"
+    return shown
+
+
+def _detail(item: Item) -> str:
+    if item.status in MOVES:
+        return f"{shown_current(item)} -> {item.desired}"
+    if item.status is Status.IN_SYNC:
+        return item.desired
+    return item.status.value
+
+
+def write_text(report: Report, out: TextIO, *, verbose: bool = False) -> None:
+    """One line per item that needs attention (all items with `verbose`), then the headline."""
+    shown = [item for item in report.items if verbose or item.status is not Status.IN_SYNC]
+    peak_width = max((len(item.peak_id) for item in shown), default=0)
+    detail_width = max((len(_detail(item)) for item in shown), default=0)
+    for item in shown:
+        symbol = SYMBOLS.get(item.status, "!")
+        detail = f"{_detail(item):<{detail_width}}"
+        line = f"{symbol} {item.data_id} {item.peak_id:<{peak_width}}  {detail}  {item.source}"
+        if item.message and (item.status not in MOVES or verbose):
+            line += f"  ({item.message})"
+        out.write(line.rstrip() + "\n")
+    out.write(headline(report) + "\n")
+
+
+def _cell(text: str | None, *, code: bool = False) -> str:
+    if not text:
+        return ""
+    text = " ".join(text.replace("|", "\\|").split())
+    return f"`{text}`" if code else text
+
+
+def write_markdown(report: Report, out: TextIO) -> None:
+    """A pull-request comment: the headline, a table of changes and errors, in-sync peaks as a count."""
+    out.write(f"### oes-reconcile {report.command}\n\n**{headline(report)}**\n\n")
+    listed = [item for item in report.items if item.status is not Status.IN_SYNC]
+    if listed:
+        out.write("| | Data entry | Peak | Current | Desired | Status | Source | Note |\n")
+        out.write("|---|---|---|---|---|---|---|---|\n")
+        for item in listed:
+            note = "; ".join(part for part in (item.note, item.message) if part)
+            cells = [
+                SYMBOLS.get(item.status, "!"),
+                _cell(item.data_id, code=True),
+                _cell(item.peak_id, code=True),
+                _cell(shown_current(item), code=True),
+                _cell(item.desired, code=True),
+                item.status.value,
+                _cell(item.source, code=True),
+                _cell(note),
+            ]
+            out.write("| " + " | ".join(cells) + " |\n")
+        out.write("\n")
+    in_sync = summary(report)["in_sync"]
+    if in_sync:
+        out.write(f"{_plural(in_sync, 'override')} in sync (not listed).\n")
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    return {
+        "data_id": item.data_id,
+        "peak_id": item.peak_id,
+        "desired": item.desired,
+        "current": item.current,
+        "element": item.element,
+        "manual": item.manual,
+        "status": item.status.value,
+        "source": item.source,
+        "note": item.note,
+        "message": item.message,
+        "last_updated": item.last_updated,
+    }
+
+
+def write_json(report: Report, out: TextIO) -> None:
+    """The JSON report (also the saved plan), streamed item by item so memory stays flat."""
+    head: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "command": report.command,
+        "generated_at": report.generated_at,
+        "endpoint": report.endpoint,
+        "sources": list(report.sources),
+    }
+    if report.overrides_digest is not None:
+        head["overrides_digest"] = report.overrides_digest
+    if report.interrupted:
+        head["interrupted"] = True
+    head["summary"] = summary(report)
+    out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')
+    for index, item in enumerate(report.items):
+        out.write(("\n  " if index == 0 else ",\n  ") + json.dumps(item_json(item), ensure_ascii=False))
+    out.write("\n]}\n" if report.items else "]}\n")

@@ -1,0 +1,232 @@
+"""One run of `plan` or `apply`: the stages wired together, with lock, signals, audit and report files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from reconciler.api import ApiClient
+from reconciler.apply import Outcome, PatchHook, Reconciler
+from reconciler.errors import ConfigError, InputError
+from reconciler.load import OverrideSet, load_overrides
+from reconciler.models import Status
+from reconciler.planfile import SavedPlan, read_plan
+from reconciler.progress import progress_bar
+from reconciler.report import Report, write_json, write_markdown, write_text
+from reconciler.retry import RetryPolicy
+from reconciler.settings import Connection, ConnectionOptions, resolve_connection
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+NOT_IN_SYNC_AFTER_APPLY = frozenset(Status) - {Status.IN_SYNC, Status.APPLIED}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of `plan` and `apply`, as the CLI parsed them."""
+
+    command: str
+    paths: tuple[str, ...] = ()
+    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+    format: str = "text"
+    report_path: str | None = None
+    out_path: str | None = None
+    plan_path: str | None = None
+    detailed_exitcode: bool = False
+    concurrency: int = 8
+    rate_limit: float | None = None
+    max_attempts: int = 6
+    max_changes: int | None = None
+    lock_file: str | None = None
+    audit_log: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+
+
+@contextmanager
+def connect(options: ConnectionOptions) -> Iterator[Connection]:
+    """The connection of a run; with `--sandbox`, an in-process sandbox seeded with the example data."""
+    if not options.sandbox:
+        yield resolve_connection(
+            endpoint=options.endpoint,
+            api_key_file=options.api_key_file,
+            allow_insecure_http=options.allow_insecure_http,
+            timeout=options.timeout,
+        )
+        return
+    from reconciler.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        yield Connection(endpoint=sandbox.url, api_key="sandbox", timeout=options.timeout)
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
+    """Load (or read the saved plan), connect, run, report; returns the exit code."""
+    saved: SavedPlan | None = None
+    overrides: OverrideSet | None = None
+    if options.plan_path is not None:
+        saved = read_plan(options.plan_path)
+    else:
+        overrides = load_overrides(options.paths)
+        for warning in overrides.warnings:
+            log.warning("%s", warning)
+    retry = retry or RetryPolicy.for_run(options.max_attempts)
+    with ExitStack() as stack:
+        connection = stack.enter_context(connect(options.connection))
+        if saved is not None and saved.endpoint != connection.endpoint and not options.connection.sandbox:
+            raise InputError(
+                f"{options.plan_path} was planned against {saved.endpoint}, not {connection.endpoint}; "
+                "make a new plan for this endpoint"
+            )
+        if options.lock_file is not None:
+            from reconciler.lock import hold_lock
+
+            stack.enter_context(hold_lock(options.lock_file))
+        on_patch = _open_audit(stack, options, overrides)
+        entries, work = _work(options, overrides, saved)
+        outcome = asyncio.run(
+            _execute(
+                options, connection=connection, retry=retry, on_patch=on_patch, entries=entries, work=work
+            )
+        )
+    sources = overrides.sources if overrides is not None else saved.sources if saved is not None else ()
+    digest = overrides.digest if overrides is not None else None
+    report = Report(
+        command="plan" if options.command == "plan" else "apply",
+        endpoint=connection.endpoint,
+        sources=sources,
+        items=outcome.items,
+        entries=outcome.entries,
+        generated_at=now_utc(),
+        interrupted=outcome.interrupted,
+        overrides_digest=digest,
+    )
+    _write_reports(report, options)
+    if outcome.refused is not None:
+        raise outcome.refused
+    return exit_code(report, options, interrupted=outcome.interrupted)
+
+
+def _open_audit(stack: ExitStack, options: RunOptions, overrides: OverrideSet | None) -> PatchHook | None:
+    if options.audit_log is None:
+        return None
+    from reconciler.audit import AuditLog, git_commit
+
+    try:
+        out = stack.enter_context(Path(options.audit_log).open("a", encoding="utf-8"))  # noqa: SIM115 (closed by the stack)
+    except OSError as exc:
+        raise ConfigError(f"cannot open --audit-log {options.audit_log}: {exc.strerror}") from None
+    commit = git_commit(options.paths) if overrides is not None else None
+    return AuditLog(out, commit=commit).record
+
+
+async def _execute(
+    options: RunOptions,
+    *,
+    connection: Connection,
+    retry: RetryPolicy,
+    on_patch: PatchHook | None,
+    entries: int,
+    work: Callable[[Reconciler], Awaitable[Outcome]],
+) -> Outcome:
+    client = ApiClient(
+        connection, concurrency=options.concurrency, retry=retry, rate_limit=options.rate_limit
+    )
+    bar = progress_bar(entries, description=options.command, enabled=not options.quiet)
+    async with client:
+        with _stop_on_signals(client.stop), bar as on_progress:
+            reconciler = Reconciler(
+                client, concurrency=options.concurrency, on_patch=on_patch, on_progress=on_progress
+            )
+            return await work(reconciler)
+
+
+def _work(
+    options: RunOptions, overrides: OverrideSet | None, saved: SavedPlan | None
+) -> tuple[int, Callable[[Reconciler], Awaitable[Outcome]]]:
+    """How many entries the run touches, and what it does with the reconciler."""
+    if saved is not None:
+        plan = saved
+        return len({item.data_id for item in plan.items}), lambda r: r.apply_saved(plan.items)
+    assert overrides is not None
+    wanted = overrides.overrides
+    entries = len({override.data_id for override in wanted})
+    if options.command == "plan":
+        return entries, lambda r: r.plan(wanted)
+    return entries, lambda r: r.apply(wanted, max_changes=options.max_changes)
+
+
+@contextmanager
+def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT/SIGTERM: send nothing new and let requests in flight finish; a second signal aborts."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal(signum: int) -> None:
+        log.warning(
+            "%s: sending nothing new; waiting for requests in flight (signal again to abort)",
+            signal.Signals(signum).name,
+        )
+        stop()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _write_reports(report: Report, options: RunOptions) -> None:
+    if options.format == "json":
+        write_json(report, sys.stdout)
+    elif options.format == "markdown":
+        write_markdown(report, sys.stdout)
+    else:
+        write_text(report, sys.stdout, verbose=options.verbose)
+    sys.stdout.flush()
+    for path in (options.report_path, options.out_path):
+        if path is not None:
+            _write_file(path, lambda out: write_json(report, out))
+
+
+def _write_file(path: str, write: Callable[[TextIO], None]) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a report."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            write(out)
+        partial.replace(target)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def exit_code(report: Report, options: RunOptions, *, interrupted: bool) -> int:
+    """0 done; 1 anything not in sync (apply) or in an error status (plan); 2 changes pending with -d; 130."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    statuses = {item.status for item in report.items}
+    if report.command == "apply":
+        return EXIT_FAILED if statuses & NOT_IN_SYNC_AFTER_APPLY else EXIT_OK
+    if any(status.is_error for status in statuses):
+        return EXIT_FAILED
+    if options.detailed_exitcode and Status.CHANGE in statuses:
+        return EXIT_CHANGES
+    return EXIT_OK

@@ -1,0 +1,97 @@
+"""Connection settings: which endpoint, which key, and whether the transport is safe to send the key over."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError
+from reconciler.logs import redact
+
+DEFAULT_ENDPOINT = "https://api.atomscale.ai/"
+KEY_VARIABLES = ("AS_API_KEY", "ATOMSCALE_API_KEY")
+KEY_HELP = "set AS_API_KEY (or ATOMSCALE_API_KEY), or pass --api-key-file PATH"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where requests go and the key they carry; the key is kept out of repr and str."""
+
+    endpoint: str
+    api_key: str = field(repr=False)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """The connection options as given on the command line, before they are resolved."""
+
+    endpoint: str | None = None
+    api_key_file: str | None = None
+    allow_insecure_http: bool = False
+    sandbox: bool = False
+    timeout: float = 30.0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_endpoint(value: str | None, *, env: Mapping[str, str], allow_insecure_http: bool) -> str:
+    """The endpoint from `--endpoint`, else AS_API_ENDPOINT, else the default; refused if unsafe."""
+    endpoint = value or env.get("AS_API_ENDPOINT") or DEFAULT_ENDPOINT
+    parts = urlsplit(endpoint)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"endpoint {endpoint!r} is not an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ConfigError("the endpoint must not carry credentials; use AS_API_KEY or --api-key-file")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise ConfigError(
+            f"refusing to send the API key over plain http to {parts.hostname}; use https, "
+            "or pass --allow-insecure-http if you really mean it"
+        )
+    return endpoint if endpoint.endswith("/") else endpoint + "/"
+
+
+def resolve_api_key(key_file: str | None, *, env: Mapping[str, str]) -> str:
+    """The key from `--api-key-file` (which wins), else AS_API_KEY, else ATOMSCALE_API_KEY."""
+    if key_file is not None:
+        path = Path(key_file)
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ConfigError(f"cannot read --api-key-file {key_file}: {reason}") from None
+        if not key:
+            raise ConfigError(f"--api-key-file {key_file} is empty")
+        return key
+    for name in KEY_VARIABLES:
+        key = env.get(name, "").strip()
+        if key:
+            return key
+    raise ConfigError(f"no API key: {KEY_HELP}")
+
+
+def resolve_connection(
+    *,
+    endpoint: str | None,
+    api_key_file: str | None,
+    allow_insecure_http: bool,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> Connection:
+    """Settle endpoint and key before anything is sent."""
+    env = os.environ if env is None else env
+    url = resolve_endpoint(endpoint, env=env, allow_insecure_http=allow_insecure_http)
+    key = resolve_api_key(api_key_file, env=env)
+    redact(key)
+    return Connection(endpoint=url, api_key=key, timeout=timeout)

@@ -1,0 +1,117 @@
+"""Small builders of overrides and API results shared by the unit tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.models import OESResult, Override
+
+ENTRY = "d290f1ee-6c54-4b01-90e6-d701748f0851"
+OTHER = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
+
+
+def override(
+    peak_id: str = "p1", candidate_key: str = "Ga_417.2", *, data_id: str = ENTRY, line: int = 3
+) -> Override:
+    return Override(data_id=data_id, peak_id=peak_id, candidate_key=candidate_key, path="o.yaml", line=line)
+
+
+def peak_with_key(
+    peak_id: str, applied: str, *, manual: bool, candidates: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The shape that carries `candidate_key` on the peak, with candidates as a list of `key` objects."""
+    peak: dict[str, Any] = {"peak_id": peak_id, "wavelength_nm": 401.0, "element": applied.rpartition("_")[0]}
+    peak |= {"manual": manual, "candidate_key": applied}
+    if candidates:
+        peak["candidates"] = [{"key": key, "score": 0.5} for key in candidates]
+    return peak
+
+
+def peak_with_map(peak_id: str, applied: str, *, manual: bool, candidates: tuple[str, ...]) -> dict[str, Any]:
+    """The shape with candidates as a mapping from key to object, the applied one `selected`."""
+    mapping = {key: {"selected": key == applied, "score": 0.5} for key in candidates}
+    return {
+        "peak_id": peak_id,
+        "element": applied.rpartition("_")[0],
+        "manual": manual,
+        "candidates": mapping,
+    }
+
+
+def peak_with_list(
+    peak_id: str, applied: str, *, manual: bool, candidates: tuple[str, ...]
+) -> dict[str, Any]:
+    """The shape with candidates as a list of `candidate_key` objects carrying `selected`."""
+    listed = [{"candidate_key": key, "selected": key == applied} for key in candidates]
+    return {"peak_id": peak_id, "element": applied.rpartition("_")[0], "manual": manual, "candidates": listed}
+
+
+def peak_by_element(peak_id: str, element: str, *, manual: bool) -> dict[str, Any]:
+    """The documented shape only: element and manual, no candidate information."""
+    return {"peak_id": peak_id, "wavelength_nm": 401.0, "element": element, "manual": manual}
+
+
+def result_doc(*peaks: dict[str, Any], data_id: str = ENTRY, points: int = 16) -> dict[str, Any]:
+    spectrum = [float(i) for i in range(points)]
+    return {
+        "data_id": data_id,
+        "id": "r1",
+        "wavelengths": spectrum,
+        "sample": spectrum,
+        "reference": spectrum,
+        "dark": spectrum,
+        "scope_corrected": spectrum,
+        "wavelength_unit": "nm",
+        "spectrum_type": "emission",
+        "detected_peaks": list(peaks),
+        "constraint_mode": "none",
+        "constrained_elements": [],
+        "spectral_metadata": {},
+        "last_updated": "2024-01-15T10:35:00Z",
+    }
+
+
+def result(*peaks: dict[str, Any], data_id: str = ENTRY) -> OESResult:
+    return OESResult.model_validate_json(json.dumps(result_doc(*peaks, data_id=data_id)))
+
+
+class FakeApi:
+    """An in-memory API for `httpx.MockTransport`: GET and PATCH on results, with scripted failures."""
+
+    def __init__(self, *docs: dict[str, Any]) -> None:
+        self.docs = {doc["data_id"]: doc for doc in docs}
+        self.requests: list[tuple[str, str]] = []
+        self.failures: dict[tuple[str, str], list[int]] = {}
+        self.on_request: Any = None
+
+    def fail(self, method: str, path: str, *statuses: int) -> None:
+        """Answer the next requests to `method path` with these statuses, in turn."""
+        self.failures.setdefault((method, path), []).extend(statuses)
+
+    def handle(self, request: Any) -> Any:
+        import httpx
+
+        key = (request.method, request.url.path)
+        self.requests.append(key)
+        if self.on_request is not None:
+            self.on_request(request)
+        pending = self.failures.get(key)
+        if pending:
+            return httpx.Response(pending.pop(0), json={"detail": "scripted failure"})
+        data_id = request.url.path.split("/")[2]
+        doc = self.docs.get(data_id)
+        if doc is None:
+            return httpx.Response(404, json={"detail": "no such entry"})
+        if request.method == "PATCH":
+            body = json.loads(request.content)
+            peak = next((p for p in doc["detected_peaks"] if p["peak_id"] == body["peak_id"]), None)
+            if peak is None:
+                return httpx.Response(404, json={"detail": "no such peak"})
+            peak["candidate_key"] = body["candidate_key"]
+            peak["element"] = body["candidate_key"].rpartition("_")[0]
+            peak["manual"] = True
+        return httpx.Response(200, content=json.dumps(doc).encode())
+
+    def count(self, method: str) -> int:
+        return sum(1 for m, _ in self.requests if m == method)

@@ -1,0 +1,272 @@
+"""The API client against `httpx.MockTransport`: parsing, retries, waits, auth stop, key hygiene."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.api import ApiClient, RateLimiter, RequestFailed, RunStopped
+from reconciler.errors import AuthError
+from reconciler.retry import BACKOFF_BASE, BACKOFF_CAP, RetryPolicy
+from reconciler.settings import Connection
+from tests.factories import ENTRY, peak_with_key, result_doc
+
+KEY = "sk-test-0123456789-DISTINCTIVE"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def ok_body() -> bytes:
+    return json.dumps(result_doc(peak_with_key("p1", "Ga_417.2", manual=True))).encode()
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def client_for(handler: Handler, *, retry: RetryPolicy | None = None, **kwargs: Any) -> ApiClient:
+    connection = Connection(endpoint="https://api.example.test/", api_key=KEY, timeout=5)
+    transport = httpx.MockTransport(handler)
+    return ApiClient(connection, retry=retry or RetryPolicy.without_waits(), transport=transport, **kwargs)
+
+
+def scripted(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    """A handler answering with `responses` in turn (the last one repeats), recording each request."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = responses[min(len(seen), len(responses)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handle, seen
+
+
+async def get(client: ApiClient, data_id: str = ENTRY) -> Any:
+    async with client:
+        return await client.get_result(data_id)
+
+
+def test_get_parses_the_result_and_sends_the_key_header() -> None:
+    """GET /oes/{id} carries X-API-KEY and is parsed into peaks and last_updated."""
+    handler, seen = scripted(httpx.Response(200, content=ok_body()))
+    answer = run(get(client_for(handler)))
+    assert answer.result.peak("p1").applied == "Ga_417.2"
+    assert answer.result.last_updated == "2024-01-15T10:35:00Z"
+    assert seen[0].url.path == f"/oes/{ENTRY}"
+    assert seen[0].headers["X-API-KEY"] == KEY
+
+
+def test_get_404_is_an_answer_without_result() -> None:
+    """A 404 on GET means the entry does not exist: no retry, no exception."""
+    handler, seen = scripted(httpx.Response(404, json={"detail": "not found"}))
+    answer = run(get(client_for(handler)))
+    assert (answer.result, answer.status, len(seen)) == (None, 404, 1)
+
+
+def test_patch_sends_peak_and_candidate() -> None:
+    """PATCH /oes/{id}/peaks sends exactly the peak id and candidate key as JSON."""
+    handler, seen = scripted(httpx.Response(200, content=ok_body()))
+
+    async def patch() -> Any:
+        async with client_for(handler) as client:
+            return await client.patch_peak(ENTRY, "p1", "Ga_417.2")
+
+    answer = run(patch())
+    assert answer.status == 200
+    assert seen[0].method == "PATCH"
+    assert seen[0].url.path == f"/oes/{ENTRY}/peaks"
+    assert json.loads(seen[0].content) == {"peak_id": "p1", "candidate_key": "Ga_417.2"}
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried_until_success(status: int) -> None:
+    """Two transient answers then a 200: the caller sees the result and three attempts."""
+    handler, seen = scripted(
+        httpx.Response(status), httpx.Response(status), httpx.Response(200, content=ok_body())
+    )
+    answer = run(get(client_for(handler)))
+    assert (answer.attempts, len(seen)) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped")]
+)
+def test_connection_faults_are_retried(exc: Exception) -> None:
+    """Connection errors, read timeouts and dropped connections are retried."""
+    handler, _seen = scripted(exc, httpx.Response(200, content=ok_body()))
+    assert run(get(client_for(handler))).attempts == 2
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 422])
+def test_other_4xx_on_patch_fail_at_once_with_the_servers_reason(status: int) -> None:
+    """A refused PATCH is not retried, and the failure carries the server's `detail`."""
+    handler, seen = scripted(httpx.Response(status, json={"detail": "candidate_key must be a candidate"}))
+
+    async def patch() -> None:
+        async with client_for(handler) as client:
+            await client.patch_peak(ENTRY, "p1", "Xx_1.0")
+
+    with pytest.raises(RequestFailed) as caught:
+        run(patch())
+    assert len(seen) == 1
+    assert caught.value.reason == f"HTTP {status}: candidate_key must be a candidate"
+    assert caught.value.status == status
+
+
+def test_exhausted_retries_say_what_failed_and_how_often() -> None:
+    """After --max-attempts the failure names the last fault and the count."""
+    handler, seen = scripted(httpx.Response(503, json={"detail": "maintenance"}))
+    with pytest.raises(RequestFailed) as caught:
+        run(get(client_for(handler, retry=RetryPolicy.without_waits(4))))
+    assert len(seen) == 4
+    assert caught.value.reason == "HTTP 503: maintenance; gave up after 4 attempts"
+
+
+def test_refused_key_stops_the_client() -> None:
+    """401 raises AuthError, marks the client stopping, and nothing more is sent."""
+    handler, seen = scripted(httpx.Response(401, json={"detail": "bad key"}))
+
+    async def two_gets() -> None:
+        async with client_for(handler) as client:
+            with pytest.raises(AuthError, match="refused the key"):
+                await client.get_result(ENTRY)
+            with pytest.raises(RunStopped):
+                await client.get_result(ENTRY)
+
+    run(two_gets())
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (httpx.Response(200, content=b""), "HTTP 200 but the body is not an OES result"),
+        (
+            httpx.Response(200, content=b"<html>oops</html>", headers={"content-type": "text/html"}),
+            "an HTML page",
+        ),
+        (httpx.Response(200, content=b"\x00\xffgarbage"), "not an OES result"),
+        (httpx.Response(200, json={"detected_peaks": "many"}), "detected_peaks"),
+        (httpx.Response(200, json={"detected_peaks": [{"manual": True}]}), "peak_id"),
+    ],
+)
+def test_unreadable_answers_become_clear_failures(response: httpx.Response, expected: str) -> None:
+    """Empty, HTML, binary or wrongly typed bodies fail with a message, never a traceback."""
+    handler, _seen = scripted(response)
+    with pytest.raises(RequestFailed, match=expected):
+        run(get(client_for(handler)))
+
+
+def test_key_echoed_by_the_server_is_masked() -> None:
+    """Even a server that echoes the key in its error does not get it into a message."""
+    handler, _seen = scripted(httpx.Response(400, json={"detail": f"key {KEY} lacks scope"}))
+
+    async def patch() -> None:
+        async with client_for(handler) as client:
+            await client.patch_peak(ENTRY, "p1", "Ga_417.2")
+
+    with pytest.raises(RequestFailed) as caught:
+        run(patch())
+    assert KEY not in caught.value.reason
+    assert "***" in caught.value.reason
+
+
+def test_waits_are_full_jitter_and_honour_retry_after() -> None:
+    """Each wait lies in the full-jitter window, and is never shorter than the server's Retry-After."""
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    policy = RetryPolicy(max_attempts=6, sleep=record)
+    handler, _ = scripted(
+        httpx.Response(503),
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "3"}),
+        httpx.Response(503),
+        httpx.Response(200, content=ok_body()),
+    )
+    assert run(get(client_for(handler, retry=policy))).attempts == 5
+    assert len(waits) == 4
+    for attempt, wait in enumerate(waits, start=1):
+        window = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+        if attempt == 3:
+            assert 3.0 <= wait <= max(3.0, window)
+        else:
+            assert 0.0 <= wait <= window
+
+
+def test_in_flight_requests_never_exceed_concurrency() -> None:
+    """However many callers, at most `concurrency` requests are in flight."""
+    in_flight = peak = 0
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.005)
+        in_flight -= 1
+        return httpx.Response(200, content=ok_body())
+
+    async def many() -> None:
+        connection = Connection(endpoint="https://api.example.test/", api_key=KEY)
+        async with ApiClient(connection, concurrency=3, transport=httpx.MockTransport(handle)) as client:
+            await asyncio.gather(*(client.get_result(ENTRY) for _ in range(20)))
+
+    run(many())
+    assert peak == 3
+
+
+def test_stopping_client_sends_nothing_new() -> None:
+    """After stop(), requests are refused before anything is sent."""
+    handler, seen = scripted(httpx.Response(200, content=ok_body()))
+
+    async def stopped() -> None:
+        async with client_for(handler) as client:
+            client.stop()
+            with pytest.raises(RunStopped):
+                await client.get_result(ENTRY)
+
+    run(stopped())
+    assert seen == []
+
+
+def test_stop_during_backoff_wakes_the_wait_and_sends_nothing_more() -> None:
+    """A signal during a long backoff ends the wait at once rather than sleeping it out."""
+    handler, seen = scripted(httpx.Response(503, headers={"Retry-After": "100"}))
+    policy = RetryPolicy(max_attempts=3)
+
+    async def interrupted() -> None:
+        async with client_for(handler, retry=policy) as client:
+            task = asyncio.ensure_future(client.get_result(ENTRY))
+            await asyncio.sleep(0.05)
+            client.stop()
+            with pytest.raises(RunStopped):
+                await asyncio.wait_for(task, timeout=2)
+
+    run(interrupted())
+    assert len(seen) == 1
+
+
+def test_rate_limiter_spaces_requests() -> None:
+    """At R per second, the n-th request starts no earlier than n/R seconds after the first."""
+    clock = [100.0]
+    starts: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    async def take(limiter: RateLimiter) -> None:
+        for _ in range(5):
+            await limiter.acquire()
+            starts.append(clock[0])
+
+    run(take(RateLimiter(4, clock=lambda: clock[0], sleep=sleep)))
+    assert starts == [100.0, 100.25, 100.5, 100.75, 101.0]

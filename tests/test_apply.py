@@ -1,0 +1,234 @@
+"""The reconciler's run: one GET per entry, one PATCH per change, verification, limits and stopping."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.api import ApiClient
+from reconciler.apply import NOT_FETCHED, NOT_PATCHED, Outcome, PatchRecord, Reconciler
+from reconciler.errors import AuthError, SafetyLimitError
+from reconciler.models import Status
+from reconciler.retry import RetryPolicy
+from reconciler.settings import Connection
+from tests.factories import ENTRY, OTHER, FakeApi, override, peak_with_key, result_doc
+
+CANDIDATES = ("Ga_417.2", "In_451.1")
+
+
+def two_entries() -> FakeApi:
+    return FakeApi(
+        result_doc(
+            peak_with_key("p1", "In_451.1", manual=False, candidates=CANDIDATES),
+            peak_with_key("p2", "Ga_417.2", manual=True, candidates=CANDIDATES),
+            data_id=ENTRY,
+        ),
+        result_doc(peak_with_key("p1", "In_451.1", manual=True, candidates=CANDIDATES), data_id=OTHER),
+    )
+
+
+WANTED = [
+    override("p1", data_id=ENTRY),
+    override("p2", data_id=ENTRY),
+    override("p1", data_id=OTHER),
+    override("p9", data_id=OTHER),
+]
+
+
+def reconcile(
+    api: FakeApi, action: str, *args: Any, concurrency: int = 4, **kwargs: Any
+) -> tuple[Outcome, list[PatchRecord]]:
+    records: list[PatchRecord] = []
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        transport = httpx.MockTransport(api.handle)
+        retry = RetryPolicy.without_waits(3)
+        async with ApiClient(connection, concurrency=concurrency, retry=retry, transport=transport) as client:
+            reconciler = Reconciler(client, concurrency=concurrency, on_patch=records.append)
+            result: Outcome = await getattr(reconciler, action)(*args, **kwargs)
+            return result
+
+    return asyncio.run(go()), records
+
+
+def statuses(outcome: Outcome) -> list[tuple[str, str, Status]]:
+    return [(item.data_id[:4], item.peak_id, item.status) for item in outcome.items]
+
+
+def test_plan_sends_one_get_per_entry_and_no_patch() -> None:
+    """A plan fetches each entry once and changes nothing."""
+    api = two_entries()
+    outcome, records = reconcile(api, "plan", WANTED)
+    assert (api.count("GET"), api.count("PATCH"), records) == (2, 0, [])
+    assert statuses(outcome) == [
+        ("3c0f", "p1", Status.CHANGE),
+        ("3c0f", "p9", Status.PEAK_NOT_FOUND),
+        ("d290", "p1", Status.CHANGE),
+        ("d290", "p2", Status.IN_SYNC),
+    ]
+    assert outcome.changes_pending == 2
+
+
+def test_apply_patches_only_changes_and_verifies_them() -> None:
+    """Apply sends one PATCH per differing peak, none for peaks in sync, and reports them applied."""
+    api = two_entries()
+    outcome, records = reconcile(api, "apply", WANTED)
+    assert (api.count("GET"), api.count("PATCH")) == (2, 2)
+    assert [s for *_, s in statuses(outcome)] == [
+        Status.APPLIED,
+        Status.PEAK_NOT_FOUND,
+        Status.APPLIED,
+        Status.IN_SYNC,
+    ]
+    assert sorted((r.item.data_id[:4], r.previous, r.http_status, r.attempts) for r in records) == [
+        ("3c0f", "In_451.1", 200, 1),
+        ("d290", "In_451.1", 200, 1),
+    ]
+
+
+def test_second_apply_is_a_no_op() -> None:
+    """After an apply, the same overrides need no PATCH at all."""
+    api = two_entries()
+    reconcile(api, "apply", WANTED)
+    api.requests.clear()
+    outcome, _ = reconcile(api, "apply", WANTED)
+    assert (api.count("GET"), api.count("PATCH")) == (2, 0)
+    assert outcome.changes_pending == 0
+
+
+def test_refused_patch_is_failed_and_others_go_on() -> None:
+    """One entry's refused PATCH does not stop the other entry's."""
+    api = two_entries()
+    api.fail("PATCH", f"/oes/{ENTRY}/peaks", 400)
+    outcome, records = reconcile(api, "apply", WANTED)
+    failed = next(i for i in outcome.items if i.data_id == ENTRY and i.peak_id == "p1")
+    assert failed.status is Status.FAILED
+    assert failed.message == "HTTP 400: scripted failure"
+    other = next(i for i in outcome.items if i.data_id == OTHER and i.peak_id == "p1")
+    assert other.status is Status.APPLIED
+    assert {r.item.status for r in records} == {Status.FAILED, Status.APPLIED}
+
+
+def test_transient_patch_failures_are_retried_to_success() -> None:
+    """503 twice then 200: applied, with three attempts on the audit record."""
+    api = two_entries()
+    api.fail("PATCH", f"/oes/{ENTRY}/peaks", 503, 503)
+    outcome, records = reconcile(api, "apply", [override("p1", data_id=ENTRY)])
+    assert outcome.items[0].status is Status.APPLIED
+    assert records[0].attempts == 3
+    assert api.count("PATCH") == 3
+
+
+def test_fetch_failure_after_retries_marks_the_entry() -> None:
+    """An entry whose GET keeps failing is fetch_failed; the other entry is still applied."""
+    api = two_entries()
+    api.fail("GET", f"/oes/{OTHER}", 503, 503, 503)
+    outcome, _ = reconcile(api, "apply", WANTED)
+    assert [s for *_, s in statuses(outcome)][:2] == [Status.FETCH_FAILED, Status.FETCH_FAILED]
+    assert "gave up after 3 attempts" in (outcome.items[0].message or "")
+    assert outcome.items[2].status is Status.APPLIED
+
+
+def test_unknown_entry_is_entry_not_found() -> None:
+    """A 404 on GET makes every override of that entry entry_not_found, with no PATCH."""
+    api = FakeApi()
+    outcome, _ = reconcile(api, "apply", [override("p1"), override("p2")])
+    assert {i.status for i in outcome.items} == {Status.ENTRY_NOT_FOUND}
+    assert api.count("PATCH") == 0
+
+
+def test_max_changes_refuses_a_larger_plan_with_nothing_patched() -> None:
+    """More changes than --max-changes: the outcome is refused and no PATCH went out."""
+    api = two_entries()
+    outcome, _ = reconcile(api, "apply", WANTED, max_changes=1)
+    assert isinstance(outcome.refused, SafetyLimitError)
+    assert api.count("PATCH") == 0
+    assert outcome.changes_pending == 2
+
+
+def test_max_changes_at_the_limit_applies() -> None:
+    """Exactly --max-changes changes are applied."""
+    api = two_entries()
+    outcome, _ = reconcile(api, "apply", WANTED, max_changes=2)
+    assert outcome.refused is None
+    assert api.count("PATCH") == 2
+
+
+def test_patches_to_one_entry_go_one_at_a_time() -> None:
+    """Many changes on one entry never overlap, even with spare concurrency."""
+    peaks = [peak_with_key(f"p{i}", "In_451.1", manual=False, candidates=CANDIDATES) for i in range(6)]
+    api = FakeApi(result_doc(*peaks))
+    in_flight = 0
+    peak_in_flight = 0
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak_in_flight
+        if request.method == "PATCH":
+            in_flight += 1
+            peak_in_flight = max(peak_in_flight, in_flight)
+            await asyncio.sleep(0.002)
+            in_flight -= 1
+        response: httpx.Response = api.handle(request)
+        return response
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        async with ApiClient(connection, concurrency=8, transport=httpx.MockTransport(handle)) as client:
+            return await Reconciler(client, concurrency=8).apply([override(f"p{i}") for i in range(6)])
+
+    outcome = asyncio.run(go())
+    assert {i.status for i in outcome.items} == {Status.APPLIED}
+    assert peak_in_flight == 1
+
+
+def test_refused_key_stops_the_run_with_auth_error() -> None:
+    """A 401 ends the run with AuthError; no further request is sent after it."""
+    api = two_entries()
+    api.fail("GET", f"/oes/{OTHER}", 401)
+    with pytest.raises(AuthError):
+        reconcile(api, "apply", WANTED, concurrency=1)
+    assert api.requests == [("GET", f"/oes/{OTHER}")]
+
+
+def test_stop_mid_run_reports_what_was_not_done() -> None:
+    """Stopping after the first GET: nothing new is sent, the rest is reported as not fetched or patched."""
+    api = two_entries()
+    holder: dict[str, ApiClient] = {}
+    api.on_request = lambda request: holder["client"].stop()
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        async with ApiClient(connection, concurrency=1, transport=httpx.MockTransport(api.handle)) as client:
+            holder["client"] = client
+            return await Reconciler(client, concurrency=1).apply(WANTED)
+
+    outcome = asyncio.run(go())
+    assert outcome.interrupted
+    assert api.requests == [("GET", f"/oes/{OTHER}")]
+    by_peak = {(i.data_id, i.peak_id): i for i in outcome.items}
+    assert by_peak[OTHER, "p1"].status is Status.CHANGE
+    assert by_peak[OTHER, "p1"].message == NOT_PATCHED
+    assert by_peak[ENTRY, "p1"].message == NOT_FETCHED
+
+
+def test_saved_plan_applies_unchanged_peaks_and_skips_moved_ones() -> None:
+    """apply --plan patches peaks still as planned and marks a peak that moved since as stale."""
+    api = two_entries()
+    planned, _ = reconcile(api, "plan", WANTED)
+    moved = next(p for p in api.docs[OTHER]["detected_peaks"] if p["peak_id"] == "p1")
+    moved["candidate_key"] = "Ga_417.2"
+    api.requests.clear()
+    outcome, _ = reconcile(api, "apply_saved", planned.items)
+    assert [(i.data_id[:4], i.peak_id, i.status) for i in outcome.items] == [
+        ("3c0f", "p1", Status.STALE),
+        ("d290", "p1", Status.APPLIED),
+    ]
+    assert (
+        outcome.items[0].message
+        == "changed since the plan: was In_451.1 (manual: true), now Ga_417.2 (manual: true)"
+    )
+    assert (api.count("GET"), api.count("PATCH")) == (2, 1)

@@ -1,0 +1,175 @@
+"""The diff decides every status from wanted overrides and current results, with no server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.diff import ELEMENT_ONLY, UNPINNED, diff, diff_entry, unchanged_since_plan, verify
+from reconciler.models import Item, PeakState, Status
+from tests.factories import (
+    ENTRY,
+    OTHER,
+    override,
+    peak_by_element,
+    peak_with_key,
+    peak_with_list,
+    peak_with_map,
+    result,
+)
+
+SHAPES = (peak_with_key, peak_with_map, peak_with_list)
+CANDIDATES = ("Ga_417.2", "In_451.1", "Ga_403.3")
+
+
+def test_pinned_wanted_candidate_is_in_sync_in_every_shape() -> None:
+    """A peak showing the wanted key with manual true is in sync, whichever shape the server sends."""
+    for shape in SHAPES:
+        peak = shape("p1", "Ga_417.2", manual=True, candidates=CANDIDATES)
+        [item] = diff_entry([override()], result(peak))
+        assert item.status is Status.IN_SYNC, shape.__name__
+        assert item.current == "Ga_417.2"
+        assert item.message is None
+
+
+def test_other_candidate_is_a_change_in_every_shape() -> None:
+    """A peak showing another candidate is a change that records what it shows now."""
+    for shape in SHAPES:
+        peak = shape("p1", "In_451.1", manual=True, candidates=CANDIDATES)
+        [item] = diff_entry([override()], result(peak))
+        assert (item.status, item.current, item.desired) == (Status.CHANGE, "In_451.1", "Ga_417.2")
+        assert item.element == "In"
+        assert item.manual is True
+
+
+def test_matching_but_unpinned_peak_is_a_change() -> None:
+    """The right candidate without manual: true must still be pinned, so it survives reprocessing."""
+    peak = peak_with_key("p1", "Ga_417.2", manual=False, candidates=CANDIDATES)
+    [item] = diff_entry([override()], result(peak))
+    assert item.status is Status.CHANGE
+    assert item.message == UNPINNED
+
+
+def test_key_outside_listed_candidates_is_invalid_candidate() -> None:
+    """When the server lists candidates and the wanted key is not among them, nothing is sent."""
+    peak = peak_with_map("p1", "In_451.1", manual=False, candidates=("In_451.1", "Ga_403.3"))
+    [item] = diff_entry([override()], result(peak))
+    assert item.status is Status.INVALID_CANDIDATE
+    assert item.message == "'Ga_417.2' is not a candidate of this peak (candidates: Ga_403.3, In_451.1)"
+
+
+def test_candidate_key_without_candidate_list_is_not_judged_invalid() -> None:
+    """With only `candidate_key` and no list, the reconciler cannot call a key invalid: it is a change."""
+    peak = peak_with_key("p1", "In_451.1", manual=True)
+    [item] = diff_entry([override()], result(peak))
+    assert item.status is Status.CHANGE
+
+
+def test_element_only_peak_compares_elements_and_says_so() -> None:
+    """The documented shape is compared by element, and the item's message says so."""
+    in_sync, change, unpinned = diff_entry(
+        [override("p1"), override("p2"), override("p3")],
+        result(
+            peak_by_element("p1", "Ga", manual=True),
+            peak_by_element("p2", "In", manual=True),
+            peak_by_element("p3", "Ga", manual=False),
+        ),
+    )
+    assert (in_sync.status, in_sync.message) == (Status.IN_SYNC, ELEMENT_ONLY)
+    assert (change.status, change.message) == (Status.CHANGE, ELEMENT_ONLY)
+    assert (unpinned.status, unpinned.current, unpinned.element) == (Status.CHANGE, None, "Ga")
+
+
+def test_element_of_molecule_uses_text_before_last_underscore() -> None:
+    """`N2_337.1` names the element `N2`, so an element-only N2 peak is in sync with it."""
+    [item] = diff_entry(
+        [override(candidate_key="N2_337.1")], result(peak_by_element("p1", "N2", manual=True))
+    )
+    assert item.status is Status.IN_SYNC
+
+
+def test_missing_peak_is_peak_not_found_naming_the_peaks_there() -> None:
+    """An override naming a peak the result lacks is an error that lists what the result has."""
+    [item] = diff_entry([override("p9")], result(peak_with_key("p1", "Ga_417.2", manual=True)))
+    assert item.status is Status.PEAK_NOT_FOUND
+    assert item.message == "the result has no peak 'p9' (peaks: p1)"
+    assert item.last_updated == "2024-01-15T10:35:00Z"
+
+
+def test_missing_entry_makes_every_override_entry_not_found() -> None:
+    """A 404 on the entry marks each of its overrides."""
+    items = diff_entry([override("p1"), override("p2")], None)
+    assert [item.status for item in items] == [Status.ENTRY_NOT_FOUND] * 2
+
+
+def test_items_carry_source_and_note() -> None:
+    """Items keep where the override was written and its note, for the reports."""
+    wanted = replace(override(), note="by XPS")
+    [item] = diff_entry([wanted], result(peak_with_key("p1", "In_451.1", manual=False)))
+    assert (item.source, item.note) == ("o.yaml:3", "by XPS")
+
+
+def test_whole_plan_is_sorted_by_entry_then_peak() -> None:
+    """The plan lists entries, then peaks, in sorted order whatever order the overrides came in."""
+    overrides = [override("p2", data_id=OTHER), override("p1", data_id=ENTRY), override("p1", data_id=OTHER)]
+    results = {
+        ENTRY: result(peak_with_key("p1", "Ga_417.2", manual=True)),
+        OTHER: result(peak_with_key("p1", "Ga_417.2", manual=True), data_id=OTHER),
+    }
+    items = diff(overrides, results)
+    assert [(i.data_id, i.peak_id) for i in items] == [(OTHER, "p1"), (OTHER, "p2"), (ENTRY, "p1")]
+    assert [i.status for i in items] == [Status.IN_SYNC, Status.PEAK_NOT_FOUND, Status.IN_SYNC]
+
+
+def test_verify_accepts_only_the_wanted_candidate_pinned() -> None:
+    """A PATCH answer counts as applied only when it shows the wanted key pinned; the item keeps "from"."""
+    [item] = diff_entry([override()], result(peak_with_key("p1", "In_451.1", manual=False)))
+    applied = verify(item, result(peak_with_key("p1", "Ga_417.2", manual=True)))
+    assert (applied.status, applied.current, applied.manual) == (Status.APPLIED, "In_451.1", False)
+    unpinned = verify(item, result(peak_with_key("p1", "Ga_417.2", manual=False)))
+    assert unpinned.status is Status.FAILED
+    assert unpinned.message == "the server accepted the PATCH but shows Ga_417.2, manual: false"
+    vanished = verify(item, result(peak_with_key("p2", "Ga_417.2", manual=True)))
+    assert vanished.status is Status.FAILED
+
+
+def test_saved_plan_check_compares_assignment_and_manual() -> None:
+    """A peak is unchanged since the plan only if its applied key (or element) and manual are as recorded."""
+    planned = Item(
+        ENTRY, "p1", "Ga_417.2", Status.CHANGE, "o.yaml:3", current="In_451.1", element="In", manual=False
+    )
+    same = PeakState(peak_id="p1", element="In", manual=False, candidate_key="In_451.1")
+    assert unchanged_since_plan(planned, same)
+    assert not unchanged_since_plan(planned, same.model_copy(update={"manual": True}))
+    assert not unchanged_since_plan(planned, same.model_copy(update={"candidate_key": "Ga_403.3"}))
+    by_element = Item(ENTRY, "p1", "Ga_417.2", Status.CHANGE, "o.yaml:3", element="In", manual=False)
+    assert unchanged_since_plan(by_element, PeakState(peak_id="p1", element="In", manual=False))
+    assert not unchanged_since_plan(by_element, PeakState(peak_id="p1", element="Ga", manual=False))
+
+
+keys = st.sampled_from(CANDIDATES)
+
+
+@given(applied=keys, desired=keys, manual=st.booleans(), shape=st.sampled_from(SHAPES))
+def test_status_follows_the_in_sync_rule(applied: str, desired: str, manual: bool, shape: object) -> None:
+    """For any listed peak: in sync iff applied == desired and pinned, otherwise a change."""
+    assert callable(shape)
+    peak = shape("p1", applied, manual=manual, candidates=CANDIDATES)
+    [item] = diff_entry([override(candidate_key=desired)], result(peak))
+    expected = Status.IN_SYNC if applied == desired and manual else Status.CHANGE
+    assert item.status is expected
+
+
+@given(applied=keys, desired=keys, manual=st.booleans())
+def test_applying_a_change_then_diffing_again_is_in_sync(applied: str, desired: str, manual: bool) -> None:
+    """Convergence: whatever the start, the peak a successful PATCH leaves behind diffs as in sync."""
+    [item] = diff_entry(
+        [override(candidate_key=desired)], result(peak_with_key("p1", applied, manual=manual))
+    )
+    after = result(peak_with_key("p1", desired, manual=True))
+    if item.status is Status.CHANGE:
+        assert verify(item, after).status is Status.APPLIED
+    [again] = diff_entry([override(candidate_key=desired)], after)
+    assert again.status is Status.IN_SYNC
