@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from reconciler.settings import ConnectionOptions
 
@@ -104,12 +105,13 @@ def sandbox(args: argparse.Namespace) -> int:
     from reconciler.sandbox import Faults, Sandbox, load_entries
     from reconciler.sandbox_data import synthetic_entries
 
+    entries: list[dict[str, Any]] | None = None
     if args.synthetic is not None:
         entries = synthetic_entries(
             args.synthetic, peaks=args.peaks, points=args.points, differing=args.differing
         )
-    else:
-        entries = load_entries(args.data) if args.data else None
+    elif args.data:
+        entries = load_entries(args.data)
     faults = Faults(
         latency=args.latency,
         fail_first=args.fail_first,

@@ -122,11 +122,11 @@ def verify(item: Item, result: OESResult) -> Item:
         message = "the PATCH answer no longer lists this peak"
         return replace(item, status=Status.FAILED, message=message, last_updated=result.last_updated)
     if in_sync(item.desired, peak):
-        message = ELEMENT_ONLY if compared_by_element(peak) else None
-        return replace(item, status=Status.APPLIED, message=message, last_updated=result.last_updated)
+        note = ELEMENT_ONLY if compared_by_element(peak) else None
+        return replace(item, status=Status.APPLIED, message=note, last_updated=result.last_updated)
     shown = peak.applied or f"element {peak.element}"
-    message = f"the server accepted the PATCH but shows {shown}, manual: {str(peak.manual).lower()}"
-    return replace(item, status=Status.FAILED, message=message, last_updated=result.last_updated)
+    refusal = f"the server accepted the PATCH but shows {shown}, manual: {str(peak.manual).lower()}"
+    return replace(item, status=Status.FAILED, message=refusal, last_updated=result.last_updated)
 
 
 def unchanged_since_plan(planned: Item, peak: PeakState) -> bool:

@@ -83,6 +83,9 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
         overrides = load_overrides(options.paths)
         for warning in overrides.warnings:
             log.warning("%s", warning)
+    for path in (options.report_path, options.out_path):
+        if path is not None:
+            _prepare_folder(path)
     retry = retry or RetryPolicy.for_run(options.max_attempts)
     with ExitStack() as stack:
         connection = stack.enter_context(connect(options.connection))
@@ -204,6 +207,14 @@ def _write_reports(report: Report, options: RunOptions) -> None:
     for path in (options.report_path, options.out_path):
         if path is not None:
             _write_file(path, lambda out: write_json(report, out))
+
+
+def _prepare_folder(path: str) -> None:
+    """Make the report's folder before anything is sent, so a bad path fails the run early, not after it."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder of {path}: {exc.strerror}") from None
 
 
 def _write_file(path: str, write: Callable[[TextIO], None]) -> None:

@@ -17,7 +17,7 @@ def test_secret_is_masked_in_messages_and_tracebacks(capsys: pytest.CaptureFixtu
     log = logging.getLogger("reconciler.test")
     log.info("sending with %s", secret)
     try:
-        {}[f"bad key {secret}"]
+        _ = dict[str, int]()[f"bad key {secret}"]
     except KeyError:
         log.exception("boom")
     err = capsys.readouterr().err

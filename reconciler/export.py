@@ -1,0 +1,233 @@
+"""The `export` command: the entries' current assignments as an override file that `plan` finds in sync."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
+from reconciler.api import ApiClient, RequestFailed, RunStopped
+from reconciler.errors import ConfigError, InputError
+from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
+from reconciler.models import OESResult, PeakState
+from reconciler.retry import RetryPolicy
+from reconciler.run import EXIT_FAILED, EXIT_OK, connect
+from reconciler.settings import Connection, ConnectionOptions
+
+log = logging.getLogger(__name__)
+
+CSV_HEADER = ("data_id", "peak_id", "candidate_key", "note")
+
+Assignments = dict[str, dict[str, str]]  # data_id -> peak_id -> candidate_key, both levels sorted
+
+# Plain only what no YAML reader takes for anything but text: a letter or `_` first rules out numbers
+# (1.1 and 1.2 alike), the resolver rules out `yes`, `null` and kin, and `y`/`n` are YAML 1.1 booleans
+# that PyYAML alone leaves as text. Everything else is double-quoted.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_STR_TAG = "tag:yaml.org,2002:str"
+_YAML11_BOOLEANS = frozenset("yYnN")
+_RESOLVER = Resolver()
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
+# Characters a double-quoted YAML scalar may not hold as written: line breaks fold, BOM and the
+# non-characters are not printable, lone surrogates cannot be encoded.
+_NOT_RAW = frozenset("\u2028\u2029\ufeff\ufffe\uffff")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """The options of `export`, as the CLI parsed them."""
+
+    data_ids: tuple[str, ...] = ()
+    ids_file: str | None = None
+    format: str = "yaml"
+    output: str | None = None
+    all_peaks: bool = False
+    concurrency: int = 8
+    max_attempts: int = 6
+    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+
+
+def run_export(options: ExportOptions) -> int:
+    """Fetch every named entry once and write its assignments; if any fetch fails, write nothing."""
+    data_ids = read_ids(options.data_ids, options.ids_file)
+    retry = RetryPolicy.for_run(options.max_attempts)
+    with connect(options.connection) as connection:
+        # The sandbox's port differs per run; naming it would make re-exports differ byte for byte.
+        source = "the in-process sandbox" if options.connection.sandbox else connection.endpoint
+        results, failures = asyncio.run(
+            fetch_all(connection, data_ids, concurrency=options.concurrency, retry=retry)
+        )
+    if failures:
+        for data_id, reason in failures:
+            log.error("%s: %s", data_id, reason)
+        log.error(
+            "export failed for %d of %d data entries; nothing was written", len(failures), len(data_ids)
+        )
+        return EXIT_FAILED
+    assignments = assignments_of(results, all_peaks=options.all_peaks)
+    if not assignments:
+        hint = "" if options.all_peaks else " (only pinned peaks are exported; --all-peaks takes every one)"
+        entries = "1 data entry" if len(data_ids) == 1 else f"{len(data_ids)} data entries"
+        log.warning("nothing to export from %s%s", entries, hint)
+    if options.format == "csv":
+        text = render_csv(assignments)
+    else:
+        text = render_yaml(assignments, source=source, all_peaks=options.all_peaks)
+    write_output(text, options.output)
+    return EXIT_OK
+
+
+def read_ids(arguments: Sequence[str], ids_file: str | None) -> list[str]:
+    """The data ids from the arguments, then the ids file: UUIDs, lower-cased, each once, in order."""
+    named = [(f"DATA_ID argument {n}", value) for n, value in enumerate(arguments, start=1)]
+    if ids_file is not None:
+        try:
+            text = Path(ids_file).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise InputError(f"cannot read --ids-file {ids_file}: {reason}") from None
+        for number, line in enumerate(text.split("\n"), start=1):
+            value = line.partition("#")[0].strip()
+            if value:
+                named.append((f"{ids_file}:{number}", value))
+    problems = [f"{where}: {problem}" for where, value in named if (problem := data_id_problem(value))]
+    if problems:
+        raise InputError("\n".join(problems))
+    if not named:
+        listed = f" ({ids_file} lists none)" if ids_file is not None else ""
+        raise InputError(f"export: name at least one DATA_ID, or list them in --ids-file F{listed}")
+    return list(dict.fromkeys(normalise_data_id(value) for _where, value in named))
+
+
+async def fetch_all(
+    connection: Connection, data_ids: Sequence[str], *, concurrency: int, retry: RetryPolicy
+) -> tuple[dict[str, OESResult], list[tuple[str, str]]]:
+    """Each entry's result, one GET each, and the entries that could not be fetched with the reason."""
+    # The client's own slots bound the requests in flight to `concurrency`.
+    async with ApiClient(connection, concurrency=concurrency, retry=retry) as client:
+        answers = await asyncio.gather(*(_fetch(client, d) for d in data_ids), return_exceptions=True)
+    results: dict[str, OESResult] = {}
+    failures: list[tuple[str, str]] = []
+    for data_id, answer in zip(data_ids, answers, strict=True):
+        if isinstance(answer, BaseException):
+            raise answer  # a refused key (AuthError) stops the export as it stops a run
+        if isinstance(answer, OESResult):
+            results[data_id] = answer
+        else:
+            failures.append((data_id, answer))
+    return results, failures
+
+
+async def _fetch(client: ApiClient, data_id: str) -> OESResult | str:
+    try:
+        answer = await client.get_result(data_id)
+    except RequestFailed as exc:
+        return f"fetch failed: {exc.reason}"
+    except RunStopped:
+        return "not fetched: the export was stopped"
+    return "no OES result for this data entry (HTTP 404)" if answer.result is None else answer.result
+
+
+def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Assignments:
+    """The manual assignments (or every peak's, with `all_peaks`) that an override file can carry."""
+    exported: Assignments = {}
+    for data_id in sorted(results):
+        # `plan` looks at the first peak of an id, so the export does too.
+        first = {peak.peak_id: peak for peak in reversed(results[data_id].detected_peaks)}
+        peaks = {
+            peak_id: key
+            for peak_id, peak in sorted(first.items())
+            if (all_peaks or peak.manual) and (key := _exportable(data_id, peak)) is not None
+        }
+        if peaks:
+            exported[data_id] = peaks
+    return exported
+
+
+def _exportable(data_id: str, peak: PeakState) -> str | None:
+    """The peak's applied candidate, or None (with a warning) when an override file cannot name it."""
+    key = peak.applied
+    problem: str | None
+    if key is None:
+        problem = f"the server sends no candidate key for this peak (element {peak.element} only)"
+    else:
+        problem = text_problem("peak_id", peak.peak_id) or text_problem("candidate_key", key)
+        if problem is None and (peak.peak_id != peak.peak_id.strip() or key != key.strip()):
+            problem = "blank space at the end of an id or key, which the CSV loader strips"
+    if problem is not None:
+        log.warning("%s %s: skipped: %s", data_id, peak.peak_id, problem)
+        return None
+    return key
+
+
+def yaml_scalar(value: str) -> str:
+    """`value` as a YAML scalar that reads back as this very string: plain when unambiguous, else quoted."""
+    if _PLAIN.fullmatch(value) and value not in _YAML11_BOOLEANS and _resolved_tag(value) == _STR_TAG:
+        return value
+    return '"' + "".join(_escaped(character) for character in value) + '"'
+
+
+def _resolved_tag(value: str) -> str:
+    """The tag YAML 1.1 gives `value` written plain, as the loader's resolver sees it."""
+    return str(_RESOLVER.resolve(ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]  # untyped stub
+
+
+def _escaped(character: str) -> str:
+    if character in _ESCAPES:
+        return _ESCAPES[character]
+    code = ord(character)
+    if 0x20 <= code < 0x7F or (code >= 0xA0 and character not in _NOT_RAW and not 0xD800 <= code < 0xE000):
+        return character
+    if code < 0x100:
+        return f"\\x{code:02X}"
+    return f"\\u{code:04X}" if code < 0x10000 else f"\\U{code:08X}"
+
+
+def render_yaml(assignments: Assignments, *, source: str, all_peaks: bool) -> str:
+    """The YAML override file: a header naming the source (no clock: re-exports give the same bytes)."""
+    what = "Every peak's applied candidate" if all_peaks else "Manual peak assignments"
+    lines = [f"# {what}, exported by oes-reconcile from {' '.join(source.split())}"]
+    lines += ["version: 1", "overrides:" if assignments else "overrides: {}"]
+    for data_id, peaks in assignments.items():
+        lines.append(f"  {yaml_scalar(data_id)}:")
+        lines += [f"    {yaml_scalar(peak_id)}: {yaml_scalar(key)}" for peak_id, key in peaks.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(assignments: Assignments) -> str:
+    """The CSV override file: the header, then one row per peak, `\\n` line endings."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for data_id, peaks in assignments.items():
+        writer.writerows((data_id, peak_id, key, "") for peak_id, key in peaks.items())
+    return out.getvalue()
+
+
+def write_output(text: str, output: str | None) -> None:
+    """To stdout, or to `output` through a temporary file and a rename: never half a file."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        partial.replace(target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {output}: {exc.strerror}") from None

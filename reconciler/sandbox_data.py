@@ -1,0 +1,363 @@
+"""Data for the sandbox: the example entries behind `examples/`, and synthetic entries for benchmarks.
+
+Every function here is deterministic: the same arguments give the same documents, byte for byte.
+Peaks come in the four shapes the client must understand (see `SHAPES` and `render_peak`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import ConfigError
+from reconciler.models import element_of
+
+SHAPES = ("key", "map", "list", "element")
+"""How a peak carries its assignment: `candidate_key` + candidate list; a mapping with `selected` flags;
+a list keyed `candidate_key` with `selected` flags; or only the documented `element` and `manual`."""
+
+RESULT_NAMESPACE = uuid.UUID("6f1c1f8e-2a4b-4d8a-9c3e-5b7d9e1f2a3c")
+SYNTHETIC_TIMESTAMP = "2024-01-15T10:35:00Z"
+
+# Two lines per element, so a synthetic peak can be offered a line of its own element and one of the next.
+SYNTHETIC_LINES = (
+    ("Ga_417.2", "Ga_403.3"),
+    ("In_451.1", "In_410.2"),
+    ("N2_337.1", "N2_357.7"),
+    ("Al_396.2", "Al_394.4"),
+    ("H_656.3", "H_486.1"),
+    ("O_777.4", "O_844.6"),
+    ("Ar_750.4", "Ar_811.5"),
+    ("Si_288.2", "Si_251.6"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Peak:
+    """A detected peak before rendering: where it was measured, what is applied, and its candidates."""
+
+    peak_id: str
+    measured_nm: float
+    applied: str
+    manual: bool
+    candidates: tuple[str, ...]
+
+
+def line_of(candidate_key: str) -> float:
+    """The reference line of a candidate key, in nm (`Ga_417.2` -> 417.2)."""
+    return float(candidate_key.rpartition("_")[2])
+
+
+def _score(peak: Peak, key: str) -> float:
+    # Closer lines score higher: plausible numbers that need no table.
+    return round(max(0.05, 1.0 - abs(peak.measured_nm - line_of(key)) / 40.0), 2)
+
+
+def render_peak(peak: Peak, shape: str) -> dict[str, Any]:
+    """The peak as the server renders it in `shape`; the "element" shape hides its candidates."""
+    rendered: dict[str, Any] = {
+        "peak_id": peak.peak_id,
+        "wavelength_nm": peak.measured_nm,
+        "element": element_of(peak.applied),
+        "manual": peak.manual,
+    }
+    line = {key: {"wavelength_nm": line_of(key), "score": _score(peak, key)} for key in peak.candidates}
+    if shape == "key":
+        rendered["candidate_key"] = peak.applied
+        rendered["candidates"] = [{"key": key, **fields} for key, fields in line.items()]
+    elif shape == "map":
+        rendered["candidates"] = {
+            key: {**fields, "selected": key == peak.applied} for key, fields in line.items()
+        }
+    elif shape == "list":
+        rendered["candidates"] = [
+            {"candidate_key": key, **fields, "selected": key == peak.applied} for key, fields in line.items()
+        ]
+    elif shape == "element":
+        rendered["_candidates"] = list(peak.candidates)
+    else:
+        raise ValueError(f"unknown peak shape {shape!r}; expected one of {', '.join(SHAPES)}")
+    return rendered
+
+
+@dataclass(frozen=True, slots=True)
+class Spectra:
+    """The spectra of one result: the wavelength grid and the four intensity series."""
+
+    wavelengths: list[float]
+    sample: list[float]
+    reference: list[float]
+    dark: list[float]
+    scope_corrected: list[float]
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "wavelengths": self.wavelengths,
+            "wavelength_unit": "nm",
+            "sample": self.sample,
+            "reference": self.reference,
+            "dark": self.dark,
+            "scope_corrected": self.scope_corrected,
+            "spectrum_type": "emission",
+        }
+
+
+def make_spectra(emission_nm: Iterable[float], *, points: int, seed: int) -> Spectra:
+    """Spectra over 200-900 nm: dark counts, a lamp reference, and a sample with gaussian lines plus noise.
+
+    `scope_corrected` is the sample less the dark, divided by the instrument response that the reference
+    reveals, so the four series agree with one another.
+    """
+    rng = random.Random(seed)  # noqa: S311 (reproducible sample data, not security)
+    centres = [(nm, rng.uniform(600.0, 3000.0)) for nm in emission_nm]
+    step = 700.0 / max(points - 1, 1)
+    grid = [round(200.0 + i * step, 3) for i in range(points)]
+    wavelengths: list[float] = []
+    sample: list[float] = []
+    reference: list[float] = []
+    dark: list[float] = []
+    corrected: list[float] = []
+    for nm in grid:
+        response = 0.3 + 0.7 * math.exp(-(((nm - 600.0) / 220.0) ** 2))
+        lamp = 3500.0 * math.exp(-(((nm - 650.0) / 300.0) ** 2))
+        glow = 40.0 * math.exp(-(((nm - 550.0) / 250.0) ** 2))
+        # Lines 1.5 nm wide: only lines within ~8 nm contribute, the rest is skipped for speed.
+        lines = sum(a * math.exp(-(((nm - c) / 1.5) ** 2)) for c, a in centres if abs(nm - c) < 8.0)
+        dark_counts = 95.0 + rng.gauss(0.0, 1.5)
+        signal = glow + lines + rng.gauss(0.0, 4.0)
+        wavelengths.append(nm)
+        dark.append(round(dark_counts, 2))
+        reference.append(round(dark_counts + response * lamp, 2))
+        sample.append(round(dark_counts + response * signal, 2))
+        corrected.append(round(signal, 2))
+    return Spectra(wavelengths, sample, reference, dark, corrected)
+
+
+def result_document(
+    data_id: str,
+    *,
+    peaks: Sequence[dict[str, Any]],
+    spectra: dict[str, Any],
+    metadata: dict[str, Any],
+    constrained: Sequence[str] | None,
+    last_updated: str,
+) -> dict[str, Any]:
+    """One result in the documented shape, fields in the documented order."""
+    return {
+        "data_id": data_id,
+        "id": str(uuid.uuid5(RESULT_NAMESPACE, data_id)),
+        **spectra,
+        "detected_peaks": list(peaks),
+        "constraint_mode": "constrained" if constrained else "auto",
+        "constrained_elements": list(constrained) if constrained else None,
+        "spectral_metadata": metadata,
+        "last_updated": last_updated,
+    }
+
+
+def _pinned(peak_id: str, measured_nm: float, applied: str, *candidates: str) -> Peak:
+    """A peak pinned by hand (`manual: true`)."""
+    return Peak(peak_id, measured_nm, applied, manual=True, candidates=candidates)
+
+
+def _auto(peak_id: str, measured_nm: float, applied: str, *candidates: str) -> Peak:
+    """A peak as the automatic assignment left it: not pinned."""
+    return Peak(peak_id, measured_nm, applied, manual=False, candidates=candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class _Example:
+    data_id: str
+    shape: str
+    label: str
+    last_updated: str
+    constrained: tuple[str, ...] | None
+    peaks: tuple[Peak, ...]
+
+
+# The server side of examples/overrides.yaml and examples/overrides.csv: a plan of `examples/` shows
+# 6 changes, 4 in sync and 1 error (3c0f6a7e… has no p9). The last two entries are named by no override.
+# fmt: off
+_EXAMPLES = (
+    _Example("d290f1ee-6c54-4b01-90e6-d701748f0851", "key", "GaN on sapphire, run 14",
+             "2024-01-15T10:35:00Z", ("Ga", "N", "In", "Al"), (
+        _auto("p1", 416.9, "In_451.1", "Ga_417.2", "In_451.1"),
+        _pinned("p2", 337.4, "N2_337.1", "N2_337.1", "N2_357.7"),
+        _auto("p3", 403.1, "Ga_403.3", "Ga_403.3", "Ga_417.2"),
+        _auto("p5", 396.5, "Al_396.2", "Al_396.2", "Al_394.4"),
+    )),
+    _Example("3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10", "map", "InGaN quantum wells, run 15",
+             "2024-01-16T08:12:00Z", None, (
+        _pinned("p1", 451.3, "In_451.1", "In_451.1", "In_410.2"),
+        _auto("p2", 336.8, "N2_337.1", "N2_337.1", "N2_357.7"),
+        _pinned("p4", 417.9, "In_451.1", "In_451.1", "Ga_417.2"),
+    )),
+    _Example("5b6e8f2a-9c4d-4e1f-8a7b-2d3c4e5f6a7b", "element", "AlN buffer, run 16",
+             "2024-01-17T14:03:00Z", ("Al", "N"), (
+        _pinned("p1", 396.0, "Al_396.2", "Al_396.2", "Al_394.4"),
+        _auto("p2", 357.4, "N2_357.7", "N2_357.7", "N2_337.1"),
+    )),
+    _Example("8e1f2a3b-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "list", "N2/H2 plasma clean, run 17",
+             "2024-01-18T09:41:00Z", None, (
+        _pinned("p1", 417.5, "Ga_417.2", "Ga_417.2", "Ga_403.3"),
+        _auto("p2", 391.1, "N2_391.4", "N2_337.1", "N2_391.4"),
+        _auto("p3", 656.0, "H_656.3", "H_656.3", "H_486.1"),
+    )),
+    _Example("a7c3e9d1-2f4b-4c6d-8e0f-1a2b3c4d5e6f", "key", "GaN cap, run 18",
+             "2024-01-19T16:20:00Z", ("Ga", "N"), (
+        _pinned("p1", 417.0, "Ga_417.2", "Ga_417.2", "Ga_403.3"),
+        _pinned("p2", 337.3, "N2_337.1", "N2_337.1", "N2_357.7"),
+        _auto("p3", 656.6, "H_656.3", "H_656.3", "H_486.1"),
+    )),
+    _Example("b8d4f0e2-3a5c-4d7e-9f10-2b3c4d5e6f70", "map", "AlGaN barrier, run 19",
+             "2024-01-20T11:05:00Z", ("Al", "Ga", "N"), (
+        _pinned("p1", 394.7, "Al_394.4", "Al_394.4", "Al_396.2"),
+        _auto("p2", 403.0, "Ga_403.3", "Ga_403.3", "Ga_417.2"),
+    )),
+)
+# fmt: on
+
+
+def _metadata(label: str, *, points: int) -> dict[str, Any]:
+    return {
+        "label": label,
+        "integration_time_ms": 100,
+        "averages": 8,
+        "points": points,
+        "grating_lines_per_mm": 600,
+        "slit_width_um": 25,
+        "detector_temperature_c": -10.0,
+    }
+
+
+def example_entries(*, points: int = 512) -> list[dict[str, Any]]:
+    """The seed data: results matching `examples/`, each with its own realistic spectra (fresh copies)."""
+    entries = []
+    for index, example in enumerate(_EXAMPLES):
+        spectra = make_spectra((peak.measured_nm for peak in example.peaks), points=points, seed=index)
+        entries.append(
+            result_document(
+                example.data_id,
+                peaks=[render_peak(peak, example.shape) for peak in example.peaks],
+                spectra=spectra.fields(),
+                metadata=_metadata(example.label, points=points),
+                constrained=example.constrained,
+                last_updated=example.last_updated,
+            )
+        )
+    return entries
+
+
+def data_file_json(entries: Iterable[dict[str, Any]]) -> str:
+    """Entries as the text of a `--data` file (`{"entries": [...]}`), spectra one line per entry."""
+    lines = [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+    return '{"entries": [\n' + ",\n".join(lines) + "\n]}\n"
+
+
+def example_data_json() -> str:
+    """The seed data as a `--data` file: a starting point for data of one's own."""
+    return data_file_json(example_entries())
+
+
+# --- Synthetic data for benchmarks: many entries, one shared set of spectra. ---
+
+
+@dataclass(frozen=True, slots=True)
+class _SyntheticPeak:
+    peak_id: str
+    current: str
+    wanted: str
+    candidates: tuple[str, ...]
+
+    @property
+    def differs(self) -> bool:
+        return self.current != self.wanted
+
+
+def _synthetic_layout(
+    count: int, *, peaks: int, differing: int, seed: int
+) -> Iterator[tuple[str, list[_SyntheticPeak]]]:
+    """Each entry's id and peaks; `differing` peaks per entry (chosen by the seed) want another element."""
+    if count < 0 or peaks < 1 or not 0 <= differing <= peaks:
+        raise ConfigError(
+            f"need count >= 0, peaks >= 1 and 0 <= differing <= peaks, got {count}, {peaks}, {differing}"
+        )
+    rng = random.Random(seed)  # noqa: S311 (reproducible sample data, not security)
+    # The random high bits make ids of different seeds distinct; the low 48 bits count entries.
+    high = rng.getrandbits(128) & ~((1 << 48) - 1)
+    kinds = len(SYNTHETIC_LINES)
+    templates = []
+    for j in range(peaks):
+        own, other, next_element = *SYNTHETIC_LINES[j % kinds], SYNTHETIC_LINES[(j + 1) % kinds][0]
+        templates.append((f"p{j + 1}", own, (own, other, next_element), next_element))
+    for index in range(count):
+        data_id = str(uuid.UUID(int=high | index, version=4))
+        chosen = set(rng.sample(range(peaks), differing))
+        yield (
+            data_id,
+            [
+                _SyntheticPeak(peak_id, own, nxt if j in chosen else own, candidates)
+                for j, (peak_id, own, candidates, nxt) in enumerate(templates)
+            ],
+        )
+
+
+def _measured(candidate_key: str) -> float:
+    # Measured a little off the line, as real peaks are: `wavelength_nm` never equals the line.
+    return round(line_of(candidate_key) - 0.3, 1)
+
+
+def synthetic_entries(
+    count: int,
+    *,
+    peaks: int = 5,
+    points: int = 2048,
+    differing: int = 1,
+    seed: int = 0,
+    shapes: Sequence[str] = ("key",),
+) -> list[dict[str, Any]]:
+    """`count` results for a benchmark, against which `synthetic_overrides` finds `differing` per entry.
+
+    A differing peak is unpinned and wants a line of another element, so it differs in every shape; the
+    others are pinned to the wanted line. Entries take `shapes` in turn. All entries share one set of
+    spectra (the same list objects), which the sandbox encodes once.
+    """
+    centres = [_measured(SYNTHETIC_LINES[j % len(SYNTHETIC_LINES)][0]) for j in range(peaks)]
+    shared = make_spectra(centres, points=points, seed=seed).fields()
+    metadata = _metadata("synthetic", points=points)
+    entries = []
+    for index, (data_id, layout) in enumerate(
+        _synthetic_layout(count, peaks=peaks, differing=differing, seed=seed)
+    ):
+        shape = shapes[index % len(shapes)]
+        rendered = [
+            render_peak(Peak(p.peak_id, _measured(p.current), p.current, not p.differs, p.candidates), shape)
+            for p in layout
+        ]
+        entries.append(
+            result_document(
+                data_id,
+                peaks=rendered,
+                spectra=shared,
+                metadata=metadata,
+                constrained=None,
+                last_updated=SYNTHETIC_TIMESTAMP,
+            )
+        )
+    return entries
+
+
+def synthetic_overrides(
+    count: int, *, peaks: int = 5, differing: int = 1, seed: int = 0
+) -> list[tuple[str, str, str]]:
+    """`(data_id, peak_id, candidate_key)` for every peak of `synthetic_entries` with the same arguments."""
+    return [
+        (data_id, peak.peak_id, peak.wanted)
+        for data_id, layout in _synthetic_layout(count, peaks=peaks, differing=differing, seed=seed)
+        for peak in layout
+    ]

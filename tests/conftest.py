@@ -1,0 +1,55 @@
+"""Shared fixtures: the sandbox on loopback, the CLI run in-process, and retries without waits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from reconciler import retry
+from reconciler.cli import main
+from reconciler.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff() -> Iterator[None]:
+    """Retry decisions stay real; the waits are switched off so retry tests run in milliseconds."""
+    retry.set_testing(True)
+    yield
+    retry.set_testing(False)
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The sandbox seeded with the example data, with AS_API_ENDPOINT and AS_API_KEY pointing at it."""
+    with Sandbox() as server:
+        monkeypatch.setenv("AS_API_ENDPOINT", server.url)
+        monkeypatch.setenv("AS_API_KEY", "sandbox")
+        monkeypatch.delenv("ATOMSCALE_API_KEY", raising=False)
+        yield server
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one CLI run printed and returned."""
+
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Ran]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run the real CLI in-process: `cli("plan", "examples/")` returns exit code, stdout and stderr."""
+
+    def run(*argv: str) -> Ran:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
