@@ -8,24 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import InputError
-from reconciler.models import Item, Status
+from reconciler.models import Item
 from reconciler.report import FORMAT_VERSION
-
-
-class _PlannedItem(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    data_id: str
-    peak_id: str
-    desired: str
-    status: Status
-    source: str
-    note: str | None = None
-    current: str | None = None
-    element: str | None = None
-    manual: bool | None = None
-    message: str | None = None
-    last_updated: str | None = None
 
 
 class _PlanDocument(BaseModel):
@@ -36,7 +20,8 @@ class _PlanDocument(BaseModel):
     endpoint: str
     sources: tuple[str, ...] = ()
     overrides_digest: str | None = None
-    items: tuple[_PlannedItem, ...]
+    # Item is a stdlib dataclass: pydantic checks its fields (status words too) and drops unknown keys.
+    items: tuple[Item, ...]
 
 
 @dataclass(frozen=True)
@@ -68,10 +53,9 @@ def read_plan(path: str) -> SavedPlan:
         )
     if document.command != "plan":
         raise InputError(f"{path} is the report of an {document.command!r} run, not a saved plan")
-    items = tuple(Item(**planned.model_dump()) for planned in document.items)
     return SavedPlan(
         endpoint=document.endpoint,
         sources=document.sources,
         overrides_digest=document.overrides_digest,
-        items=items,
+        items=document.items,
     )
