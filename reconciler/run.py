@@ -15,7 +15,7 @@ from typing import TextIO
 
 from reconciler.api import ApiClient
 from reconciler.apply import Outcome, PatchHook, Reconciler
-from reconciler.errors import ConfigError, InputError
+from reconciler.errors import ConfigError, InputError, SafetyLimitError
 from reconciler.load import OverrideSet, load_overrides
 from reconciler.models import Status
 from reconciler.planfile import SavedPlan, read_plan
@@ -163,6 +163,12 @@ def _work(
     """How many entries the run touches, and what it does with the reconciler."""
     if saved is not None:
         plan = saved
+        pending = sum(item.status is Status.CHANGE for item in plan.items)
+        if options.max_changes is not None and pending > options.max_changes:
+            raise SafetyLimitError(
+                f"the saved plan holds {pending} changes, more than --max-changes {options.max_changes}; "
+                "nothing was sent"
+            )
         return len({item.data_id for item in plan.items}), lambda r: r.apply_saved(plan.items)
     assert overrides is not None
     wanted = overrides.overrides

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +291,40 @@ def test_plain_http_elsewhere_is_refused_before_sending(
     ran = cli("plan", "--endpoint", "http://api.example.test/", str(overrides))
     assert ran.code == 1
     assert "--allow-insecure-http" in ran.err
+
+
+def test_saved_plan_obeys_max_changes(sandbox: Sandbox, cli: Cli, overrides: Path, tmp_path: Path) -> None:
+    """apply --plan with more changes than --max-changes sends nothing and exits 1."""
+    plan = tmp_path / "plan.json"
+    assert cli("plan", "--out", str(plan), str(overrides)).code == 0
+    sandbox.reset_stats()
+    ran = cli("apply", "--plan", str(plan), "--max-changes", "2")
+    assert ran.code == 1
+    assert "the saved plan holds 6 changes, more than --max-changes 2" in ran.err
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_rate_limit_holds(sandbox: Sandbox, cli: Cli, overrides: Path) -> None:
+    """--rate-limit R spaces requests: 10 requests at 20 per second take at least 0.45 s."""
+    started = time.monotonic()
+    assert cli("apply", "--rate-limit", "20", "--concurrency", "8", str(overrides)).code == 0
+    elapsed = time.monotonic() - started
+    assert sandbox.stats()["requests"] == 10
+    assert elapsed >= 9 / 20
+
+
+def test_audit_lines_name_the_git_commit_of_the_overrides(
+    sandbox: Sandbox, cli: Cli, overrides: Path, tmp_path: Path
+) -> None:
+    """When the override files are in a git work tree, each audit line carries its HEAD commit."""
+    git = ["git", "-C", str(overrides), "-c", "user.name=t", "-c", "user.email=t@example.test"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "overrides"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    audit = tmp_path / "audit.jsonl"
+    assert cli("apply", "--audit-log", str(audit), str(overrides)).code == 0
+    commits = {json.loads(line)["git_commit"] for line in audit.read_text().splitlines()}
+    assert commits == {head}
