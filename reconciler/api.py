@@ -173,7 +173,7 @@ class ApiClient:
                 with attempt:
                     attempts += 1
                     response = await self._send_once(method, path, body)
-        except (TransientHTTPError, httpx.TransportError) as exc:
+        except (TransientHTTPError, httpx.RequestError) as exc:
             tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
             status = exc.status if isinstance(exc, TransientHTTPError) else None
             raise RequestFailed(
@@ -189,7 +189,7 @@ class ApiClient:
                 await self._rate.acquire()
             if self.stopping.is_set():
                 raise RunStopped
-            response = await self._http.request(method, path, json=body)
+            response = await self._bounded(method, path, body)
         log.debug("%s /%s -> %d", method, path, response.status_code)
         if response.status_code in {401, 403}:
             self.stop()
@@ -202,6 +202,14 @@ class ApiClient:
             reason = reason_of(response, self.connection.api_key)
             raise TransientHTTPError(response.status_code, reason, retry_after)
         return response
+
+    async def _bounded(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
+        """One exchange within `--timeout` in all: httpx bounds each read, a trickling server is cut here."""
+        try:
+            async with asyncio.timeout(self.connection.timeout):
+                return await self._http.request(method, path, json=body)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no whole answer within {self.connection.timeout:g} s") from None
 
     async def _sleep(self, seconds: float) -> None:
         """Back off, but wake at once when the run is stopping: nothing new is sent after a signal."""

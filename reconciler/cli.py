@@ -171,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         from reconciler import commands, logs
+        from reconciler.signals import abort_on_sigterm
+
+        abort_on_sigterm()
 
         logs.configure(verbosity=getattr(args, "verbose", 0), quiet=getattr(args, "quiet", False))
         return commands.dispatch(args)
@@ -182,3 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 (a bug: keep its traceback, but never the key Python would print raw)
+        import traceback
+
+        from reconciler.logs import scrub
+
+        print(scrub(traceback.format_exc()), end="", file=sys.stderr)
+        print("internal error: this is a bug in oes-reconcile; please report it", file=sys.stderr)
+        return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,11 +41,23 @@ class TransientHTTPError(Exception):
         self.retry_after = retry_after
 
 
+def refused_certificate(exc: BaseException) -> bool:
+    """Whether a connection failed because TLS verification refused the server's certificate."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Retry what may pass: the listed statuses, connection errors, timeouts, dropped connections."""
-    return isinstance(
-        exc, TransientHTTPError | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
-    )
+    """Retry what may pass: the listed statuses, connection errors, timeouts, dropped connections.
+
+    A refused certificate is not retried: waiting does not make it trustworthy.
+    """
+    transient = TransientHTTPError | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
+    return isinstance(exc, transient) and not refused_certificate(exc)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -88,17 +101,25 @@ def _log_retry(retry_state: RetryCallState) -> None:
     log.info("attempt %d failed (%s); retrying in %.2f s", retry_state.attempt_number, describe(exc), wait)
 
 
+_DESCRIPTIONS: tuple[tuple[type[BaseException], str], ...] = (
+    (httpx.RemoteProtocolError, "connection dropped before an answer"),
+    (httpx.DecodingError, "the answer's body could not be decoded (its Content-Encoding does not match it)"),
+)
+
+
 def describe(exc: BaseException | None) -> str:
     """A short, key-free description of a failed attempt."""
     if isinstance(exc, TransientHTTPError):
         return str(exc)
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection dropped before an answer"
-    if isinstance(exc, httpx.NetworkError):
-        return f"connection error ({type(exc).__name__})"
-    return type(exc).__name__ if exc else "unknown"
+    if exc is not None and refused_certificate(exc):
+        return "TLS verification refused the server's certificate"
+    for kind, text in _DESCRIPTIONS:
+        if isinstance(exc, kind):
+            return text
+    name = type(exc).__name__ if exc is not None else "unknown"
+    return f"connection error ({name})" if isinstance(exc, httpx.NetworkError) else name
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,6 +22,7 @@ from reconciler.progress import progress_bar
 from reconciler.report import Report, write_json, write_markdown, write_text
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection, ConnectionOptions, resolve_connection
+from reconciler.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ async def _execute(
     )
     bar = progress_bar(entries, description=options.command, enabled=not options.quiet)
     async with client:
-        with _stop_on_signals(client.stop), bar as on_progress:
+        with stop_on_signals(client.stop), bar as on_progress:
             reconciler = Reconciler(
                 client, concurrency=options.concurrency, on_patch=on_patch, on_progress=on_progress
             )
@@ -176,30 +176,6 @@ def _work(
     if options.command == "plan":
         return entries, lambda r: r.plan(wanted)
     return entries, lambda r: r.apply(wanted, max_changes=options.max_changes)
-
-
-@contextmanager
-def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM: send nothing new and let requests in flight finish; a second signal aborts."""
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def on_signal(signum: int) -> None:
-        log.warning(
-            "%s: sending nothing new; waiting for requests in flight (signal again to abort)",
-            signal.Signals(signum).name,
-        )
-        stop()
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-
-    for sig in signals:
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        yield
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
 
 
 def _write_reports(report: Report, options: RunOptions) -> None:

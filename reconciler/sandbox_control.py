@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,15 +96,27 @@ class Stats:
             self._changed: Counter[tuple[str, str]] = Counter()
             self._in_flight = 0
             self._max_in_flight = 0
+            # Starts within the last second, to find the busiest second (a rate limit's check).
+            self._recent: deque[float] = deque()
+            self._busiest_second = 0
+            self._first: float | None = None
+            self._last: float | None = None
 
     @contextmanager
     def request(self, method: str, path: str) -> Iterator[None]:
         """Count a request, and hold it as in flight until it is answered."""
+        now = time.monotonic()
         with self._lock:
             self._methods[method] += 1
             self._paths[f"{method} {path}"] += 1
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            self._recent.append(now)
+            self._busiest_second = max(self._busiest_second, len(self._recent))
+            self._first = now if self._first is None else self._first
+            self._last = now
         try:
             yield
         finally:
@@ -145,4 +158,9 @@ class Stats:
                 "patches_changed": sum(self._changed.values()),
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
+                # Most API requests that began within one second; when the first and last began
+                # (time.monotonic(): comparable between processes of one machine; null before any).
+                "busiest_second": self._busiest_second,
+                "first_request_at": self._first,
+                "last_request_at": self._last,
             }

@@ -73,12 +73,24 @@ def resolve_api_key(key_file: str | None, *, env: Mapping[str, str]) -> str:
             raise ConfigError(f"cannot read --api-key-file {key_file}: {reason}") from None
         if not key:
             raise ConfigError(f"--api-key-file {key_file} is empty")
-        return key
+        return _sendable(key, f"--api-key-file {key_file}")
     for name in KEY_VARIABLES:
         key = env.get(name, "").strip()
         if key:
-            return key
+            return _sendable(key, name)
     raise ConfigError(f"no API key: {KEY_HELP}")
+
+
+def _sendable(key: str, origin: str) -> str:
+    """The key, if an HTTP header can carry it; refused (without echoing it) if not."""
+    # A line break or a non-ASCII character would fail every request, and the HTTP stack's own error
+    # quotes the header value (escaped, so the log's masking misses it): refuse it here, before sending.
+    if not key.isascii() or not key.isprintable():
+        raise ConfigError(
+            f"the API key from {origin} holds a line break, a control character or a character outside "
+            "ASCII, which an HTTP header cannot carry; check that it holds the key alone"
+        )
+    return key
 
 
 def resolve_connection(

@@ -270,3 +270,23 @@ def test_rate_limiter_spaces_requests() -> None:
 
     run(take(RateLimiter(4, clock=lambda: clock[0], sleep=sleep)))
     assert starts == [100.0, 100.25, 100.5, 100.75, 101.0]
+
+
+def test_a_trickling_answer_is_cut_at_the_timeout() -> None:
+    """--timeout bounds the whole exchange, not only each read: a slow answer is a timeout, retried."""
+    calls = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(5)
+        return httpx.Response(200, content=ok_body())
+
+    async def go() -> Any:
+        connection = Connection(endpoint="https://api.example.test/", api_key=KEY, timeout=0.05)
+        retry = RetryPolicy.without_waits()
+        async with ApiClient(connection, retry=retry, transport=httpx.MockTransport(slow)) as client:
+            return await client.get_result(ENTRY)
+
+    assert run(go()).attempts == 2

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from reconciler.retry import TransientHTTPError, is_transient, parse_retry_after
+from reconciler.retry import TransientHTTPError, describe, is_transient, parse_retry_after
 
 NOW = datetime(2026, 11, 29, 7, 0, 0, tzinfo=UTC)
 
@@ -59,3 +60,18 @@ def test_unreadable_retry_after_is_ignored() -> None:
     """Garbage in `Retry-After` falls back to the ordinary backoff."""
     assert parse_retry_after("soon", now=NOW) is None
     assert parse_retry_after(None, now=NOW) is None
+
+
+def test_refused_certificate_is_not_retried_and_says_why() -> None:
+    """A TLS verification failure does not pass by waiting: no retry, and the message names it."""
+
+    def handshake() -> None:
+        try:
+            raise ssl.SSLCertVerificationError("certificate verify failed: self-signed certificate")
+        except ssl.SSLError as inner:
+            raise httpx.ConnectError("handshake failed") from inner
+
+    with pytest.raises(httpx.ConnectError) as caught:
+        handshake()
+    assert not is_transient(caught.value)
+    assert describe(caught.value) == "TLS verification refused the server's certificate"

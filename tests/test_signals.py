@@ -1,0 +1,218 @@
+"""Signals and the lock in real processes: `python -m reconciler apply` against a slow sandbox on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.apply import NOT_FETCHED, NOT_PATCHED
+from reconciler.sandbox import Faults, Sandbox
+from reconciler.sandbox_data import synthetic_entries, synthetic_overrides
+from tests.conftest import Cli
+from tests.test_faults import not_as_wanted, patch_requests, write_overrides
+
+ENTRIES, PEAKS = 40, 3  # one differing peak per entry: 40 GETs and 40 PATCHes
+CONCURRENCY = 2
+WAIT = 20.0  # the longest any wait here may take before the test fails instead of hanging
+
+
+@dataclass(frozen=True)
+class SlowLab:
+    """A sandbox answering every request after `latency`, the overrides that want 40 changes, an env."""
+
+    sandbox: Sandbox
+    overrides: Path
+    wanted: list[tuple[str, str, str]]
+    env: dict[str, str]
+    folder: Path
+
+
+@pytest.fixture
+def slow_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowLab]:
+    """40 entries of 3 peaks (1 differing) behind 0.2 s of latency; AS_API_* set here and for children."""
+    entries = synthetic_entries(ENTRIES, peaks=PEAKS, points=64, differing=1)
+    wanted = synthetic_overrides(ENTRIES, peaks=PEAKS, differing=1)
+    with Sandbox(entries=entries, faults=Faults(latency=0.2)) as sandbox:
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "ATOMSCALE_API_KEY"}
+        env |= {"AS_API_KEY": "sandbox", "AS_API_ENDPOINT": sandbox.url}
+        monkeypatch.setenv("AS_API_KEY", "sandbox")
+        monkeypatch.setenv("AS_API_ENDPOINT", sandbox.url)
+        overrides = write_overrides(tmp_path / "overrides.csv", wanted)
+        yield SlowLab(sandbox, overrides, wanted, env, tmp_path)
+
+
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes started by a test; any still running at its end are killed."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+        child.communicate(timeout=WAIT)
+
+
+def start(children: list[subprocess.Popen[str]], lab: SlowLab, *args: str) -> subprocess.Popen[str]:
+    """`python -m reconciler apply ARGS… OVERRIDES` in its own process."""
+    argv = [sys.executable, "-m", "reconciler", "apply", *args, str(lab.overrides)]
+    child = subprocess.Popen(
+        argv, env=lab.env, cwd=lab.folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    children.append(child)
+    return child
+
+
+def wait_until(condition: Callable[[], bool], *, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+def patches_seen(sandbox: Sandbox) -> int:
+    count: int = sandbox.stats()["by_method"].get("PATCH", 0)
+    return count
+
+
+def finish(child: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = child.communicate(timeout=WAIT)
+    return child.returncode, out, err
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_sending_writes_the_report_and_a_rerun_finishes(
+    signum: signal.Signals, slow_lab: SlowLab, cli: Cli, children: list[subprocess.Popen[str]]
+) -> None:
+    """A signal mid-apply: nothing new sent, in-flight finish, report of done and undone, 130; rerun ok."""
+    sandbox = slow_lab.sandbox
+    report = slow_lab.folder / "report.json"
+    child = start(children, slow_lab, "--concurrency", str(CONCURRENCY), "--report", str(report))
+    wait_until(lambda: patches_seen(sandbox) >= 3, what="the sandbox has seen 3 PATCHes")
+    at_signal = sandbox.stats()
+    child.send_signal(signum)
+    code, out, err = finish(child)
+    at_exit = sandbox.stats()
+
+    assert code == 130, err
+    assert f"{signum.name}: sending nothing new" in err
+    assert "Traceback" not in err
+    assert out.splitlines()[-1].endswith("Interrupted: rerun to finish.")
+    # Only what was already on its way when the signal came may reach the server afterwards.
+    assert at_exit["requests"] - at_signal["requests"] <= CONCURRENCY
+    assert at_exit["in_flight"] == 0
+
+    document = read_json(report)
+    assert document["interrupted"] is True
+    outcomes = {(i["data_id"], i["peak_id"]): (i["status"], i["message"]) for i in document["items"]}
+    assert len(outcomes) == ENTRIES * PEAKS
+    applied = {key for key, (status, _) in outcomes.items() if status == "applied"}
+    not_patched = {key for key, outcome in outcomes.items() if outcome == ("change", NOT_PATCHED)}
+    not_fetched = {key for key, outcome in outcomes.items() if outcome == ("fetch_failed", NOT_FETCHED)}
+    in_sync = {key for key, (status, _) in outcomes.items() if status == "in_sync"}
+    assert applied, "something was done before the signal"
+    assert not_fetched, "something was left undone"
+    assert applied | not_patched | not_fetched | in_sync == set(outcomes)
+    # Every PATCH the server received is in the report as applied: those in flight were let finish.
+    assert set(patch_requests(sandbox)) == applied
+    assert document["summary"]["applied"] == at_exit["by_method"]["PATCH"]
+    fetched_entries = {data_id for data_id, _peak in set(outcomes) - not_fetched}
+    assert at_exit["by_method"]["GET"] == len(fetched_entries)
+
+    sandbox.set_faults(Faults())
+    rerun = cli("apply", str(slow_lab.overrides))
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert not_as_wanted(sandbox, slow_lab.wanted) == []
+    per_peak = patch_requests(sandbox)
+    assert len(per_peak) == ENTRIES
+    assert set(per_peak.values()) == {1}  # over both runs: no peak was PATCHed twice
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_second_signal_aborts_without_waiting(
+    slow_lab: SlowLab, children: list[subprocess.Popen[str]], signum: signal.Signals
+) -> None:
+    """The first signal waits for requests in flight; a second one aborts at once (exit 130)."""
+    sandbox = slow_lab.sandbox
+    sandbox.set_faults(Faults(latency=5.0))
+    child = start(children, slow_lab, "--concurrency", str(CONCURRENCY))
+    wait_until(lambda: sandbox.stats()["requests"] >= CONCURRENCY, what="requests are in flight")
+    child.send_signal(signum)
+    time.sleep(0.3)
+    assert child.poll() is None, "the first signal waits for the requests in flight"
+    aborted = time.monotonic()
+    child.send_signal(signum)
+    code, _out, err = finish(child)
+    assert time.monotonic() - aborted < 2.0  # the answers were still 4.5 s away
+    assert code == 130
+    assert "Interrupted." in err
+    assert sandbox.stats()["requests"] == CONCURRENCY
+
+
+def test_wait_for_requests_in_flight_is_bounded_by_timeout(
+    slow_lab: SlowLab, children: list[subprocess.Popen[str]]
+) -> None:
+    """A signal while answers are 5 s away: the run waits at most --timeout (1 s), sends nothing new, 130."""
+    sandbox = slow_lab.sandbox
+    sandbox.set_faults(Faults(latency=5.0))
+    report = slow_lab.folder / "report.json"
+    child = start(
+        children, slow_lab, "--concurrency", str(CONCURRENCY), "--timeout", "1", "--report", str(report)
+    )
+    wait_until(lambda: sandbox.stats()["requests"] >= CONCURRENCY, what="requests are in flight")
+    signalled = time.monotonic()
+    child.send_signal(signal.SIGTERM)
+    code, _out, err = finish(child)
+    waited = time.monotonic() - signalled
+    assert code == 130, err
+    assert 0.5 <= waited < 3.0  # waited for the requests in flight, but not for the 5 s answers
+    assert sandbox.stats()["requests"] == CONCURRENCY  # the timed-out requests were not retried
+    document = read_json(report)
+    assert document["interrupted"] is True
+    assert {(i["status"], i["message"]) for i in document["items"]} == {("fetch_failed", NOT_FETCHED)}
+
+
+def test_second_run_with_the_same_lock_exits_3_at_once(
+    slow_lab: SlowLab, cli: Cli, children: list[subprocess.Popen[str]]
+) -> None:
+    """While one apply holds --lock-file, another exits 3 at once naming PID and start; SIGKILL frees it."""
+    sandbox = slow_lab.sandbox
+    lock = str(slow_lab.folder / "apply.lock")
+    first = start(children, slow_lab, "--concurrency", str(CONCURRENCY), "--lock-file", lock)
+    wait_until(lambda: sandbox.stats()["requests"] >= 1, what="the first run is under way")
+
+    started = time.monotonic()
+    second = start(children, slow_lab, "--lock-file", lock)
+    code, out, err = finish(second)
+    assert code == 3, err
+    assert time.monotonic() - started < 5.0
+    assert f"another run holds the lock {lock} (PID {first.pid}, started 20" in err
+    assert out == ""
+    assert first.poll() is None, "the second run did not wait for the first"
+    # The second run sent nothing: no entry was fetched twice.
+    assert max(sandbox.stats()["by_path"].values()) == 1
+
+    first.kill()  # SIGKILL: no cleanup at all; the OS releases the lock
+    first.communicate(timeout=WAIT)
+    # A PATCH the killed run had sent is still applied by the server: let it land before rerunning.
+    wait_until(lambda: sandbox.stats()["in_flight"] == 0, what="the sandbox is idle")
+    sandbox.set_faults(Faults())
+    rerun = cli("apply", "--lock-file", lock, str(slow_lab.overrides))
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert not_as_wanted(sandbox, slow_lab.wanted) == []
+    assert max(patch_requests(sandbox).values()) == 1
