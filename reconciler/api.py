@@ -167,7 +167,7 @@ class ApiClient:
         self, method: str, path: str, body: dict[str, str] | None = None
     ) -> tuple[httpx.Response, int]:
         attempts = 0
-        retrying = self.retry.retrying().copy(sleep=self._sleep)
+        retrying = self.retry.retrying(request=f"{method} /{path}", sleep=self._sleep)
         try:
             async for attempt in retrying:
                 with attempt:

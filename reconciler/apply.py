@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from reconciler.api import ApiClient, RequestFailed, RunStopped
-from reconciler.diff import diff_entry, fetch_failed, group_by_entry, unchanged_since_plan, verify
-from reconciler.errors import ReconcileError, SafetyLimitError
+from reconciler.diff import diff_entry, fetch_failed, group_by_entry, recheck, verify
+from reconciler.errors import AuthError, ReconcileError, SafetyLimitError
 from reconciler.models import Item, Override, Status
 
 log = logging.getLogger(__name__)
-
-NOT_FETCHED = "not fetched: the run was interrupted"
-NOT_PATCHED = "not patched: the run was interrupted"
 
 T = TypeVar("T")
 
@@ -31,15 +28,18 @@ class PatchRecord:
     attempts: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    """What a run did: every item (sorted), whether it was interrupted, and whether a limit refused it."""
+    """What a run did: every item (sorted); whether a signal cut it short; what refused it, if anything.
+
+    `refused` (a refused key, or more changes than `--max-changes`) ends the run with that error once
+    the report of what was done has been written.
+    """
 
     items: list[Item]
     entries: int
     interrupted: bool = False
     refused: ReconcileError | None = None
-    changes_pending: int = field(default=0)
 
 
 PatchHook = Callable[[PatchRecord], None]
@@ -61,13 +61,12 @@ class Reconciler:
         self.concurrency = concurrency
         self.on_patch = on_patch
         self.on_progress = on_progress
+        self.refused_key: AuthError | None = None
 
     async def plan(self, overrides: Sequence[Override]) -> Outcome:
         """Fetch and diff; send no PATCH."""
         groups = group_by_entry(overrides)
-        items = await self._each_entry(
-            groups, self._plan_entry, lambda _id, group: fetch_failed(group, NOT_FETCHED)
-        )
+        items = await self._each_entry(groups, self._plan_entry, self._skip_overrides)
         return self._outcome(items, len(groups))
 
     async def apply(self, overrides: Sequence[Override], *, max_changes: int | None = None) -> Outcome:
@@ -75,9 +74,7 @@ class Reconciler:
         if max_changes is not None:
             return await self._apply_within(overrides, max_changes)
         groups = group_by_entry(overrides)
-        items = await self._each_entry(
-            groups, self._apply_entry, lambda _id, group: fetch_failed(group, NOT_FETCHED)
-        )
+        items = await self._each_entry(groups, self._apply_entry, self._skip_overrides)
         return self._outcome(items, len(groups))
 
     async def apply_saved(self, planned: Sequence[Item]) -> Outcome:
@@ -86,29 +83,50 @@ class Reconciler:
         for item in sorted(planned, key=lambda i: i.sort_key):
             if item.status is Status.CHANGE:
                 groups.setdefault(item.data_id, []).append(item)
-        items = await self._each_entry(groups, self._apply_saved_entry, _not_fetched)
+        items = await self._each_entry(groups, self._apply_saved_entry, self._skip_saved)
         return self._outcome(items, len(groups))
 
     async def _apply_within(self, overrides: Sequence[Override], max_changes: int) -> Outcome:
         """With a change limit the whole plan must be known first: fetch everything, count, then patch."""
         planned = await self.plan(overrides)
         pending = sum(item.status is Status.CHANGE for item in planned.items)
-        if planned.interrupted or pending <= max_changes:
-            groups: dict[str, list[Item]] = {}
-            for item in planned.items:
-                groups.setdefault(item.data_id, []).append(item)
-            items = await self._each_entry(groups, self._patch_all, lambda _id, group: group)
-            return self._outcome(items, planned.entries)
-        refused = SafetyLimitError(
-            f"{pending} changes pending, more than --max-changes {max_changes}; nothing was patched. "
-            "Review the plan, then raise the limit or apply in smaller steps."
-        )
-        return replace(planned, refused=refused, changes_pending=pending)
+        if planned.refused is not None or planned.interrupted:
+            return planned
+        if pending > max_changes:
+            limit = SafetyLimitError(
+                f"{pending} changes pending, more than --max-changes {max_changes}; nothing was patched. "
+                "Review the plan, then raise the limit or apply in smaller steps."
+            )
+            return replace(planned, refused=limit)
+        groups: dict[str, list[Item]] = {}
+        for item in planned.items:
+            groups.setdefault(item.data_id, []).append(item)
+        items = await self._each_entry(groups, self._patch_all, self._skip_patches)
+        return self._outcome(items, planned.entries)
 
     def _outcome(self, items: list[Item], entries: int) -> Outcome:
         items.sort(key=lambda item: item.sort_key)
-        pending = sum(item.status is Status.CHANGE for item in items)
-        return Outcome(items, entries, interrupted=self.client.stopping.is_set(), changes_pending=pending)
+        interrupted = self.client.stopping.is_set() and self.refused_key is None
+        return Outcome(items, entries, interrupted=interrupted, refused=self.refused_key)
+
+    def _not_done(self, verb: str, cause: BaseException | None = None) -> str:
+        """Why an item was left undone: a signal, or a refused key (kept: the run ends with it)."""
+        if isinstance(cause, AuthError) and self.refused_key is None:
+            self.refused_key = cause
+        why = "the API refused the key" if self.refused_key else "the run was interrupted"
+        return f"not {verb}: {why}"
+
+    def _skip_overrides(self, _data_id: str, overrides: list[Override]) -> list[Item]:
+        return fetch_failed(overrides, self._not_done("fetched"))
+
+    def _skip_saved(self, _data_id: str, items: list[Item]) -> list[Item]:
+        return [replace(item, message=self._not_done("fetched")) for item in items]
+
+    def _skip_patches(self, _data_id: str, items: list[Item]) -> list[Item]:
+        return [
+            replace(item, message=self._not_done("patched")) if item.status is Status.CHANGE else item
+            for item in items
+        ]
 
     async def _each_entry(
         self,
@@ -116,7 +134,11 @@ class Reconciler:
         handle: Callable[[str, list[T]], Awaitable[list[Item]]],
         skipped: Callable[[str, list[T]], list[Item]],
     ) -> list[Item]:
-        """Work through the entries with `concurrency` workers; entries left when stopping are `skipped`."""
+        """Work through the entries with a few workers; entries left when stopping are `skipped`.
+
+        The client bounds the requests in flight to `concurrency`; twice as many workers keep that bound
+        full while some of them are between requests (parsing, diffing).
+        """
         queue = iter(groups.items())
         items: list[Item] = []
         done = 0
@@ -124,15 +146,15 @@ class Reconciler:
         async def worker() -> None:
             nonlocal done
             for data_id, group in queue:
-                entry_items = skipped(data_id, group) if self.client.stopping.is_set() else None
-                if entry_items is None:
-                    entry_items = await handle(data_id, group)
-                items.extend(entry_items)
+                if self.client.stopping.is_set():
+                    items.extend(skipped(data_id, group))
+                else:
+                    items.extend(await handle(data_id, group))
                 done += 1
                 if self.on_progress is not None:
                     self.on_progress(done)
 
-        workers = max(1, min(self.concurrency, len(groups)))
+        workers = max(1, min(2 * self.concurrency, len(groups)))
         results = await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -144,8 +166,8 @@ class Reconciler:
             answer = await self.client.get_result(data_id)
         except RequestFailed as exc:
             return fetch_failed(overrides, exc.reason)
-        except RunStopped:
-            return fetch_failed(overrides, NOT_FETCHED)
+        except (RunStopped, AuthError) as exc:
+            return fetch_failed(overrides, self._not_done("fetched", exc))
         return diff_entry(overrides, answer.result)
 
     async def _apply_entry(self, data_id: str, overrides: list[Override]) -> list[Item]:
@@ -157,16 +179,14 @@ class Reconciler:
 
     async def _patch(self, item: Item) -> Item:
         if self.client.stopping.is_set():
-            return replace(item, message=NOT_PATCHED)
-        status: int | None = None
-        attempts = 0
+            return replace(item, message=self._not_done("patched"))
         try:
             answer = await self.client.patch_peak(item.data_id, item.peak_id, item.desired)
         except RequestFailed as exc:
             done = replace(item, status=Status.FAILED, message=exc.reason)
             status, attempts = exc.status, exc.attempts
-        except RunStopped:
-            return replace(item, message=NOT_PATCHED)
+        except (RunStopped, AuthError) as exc:
+            return replace(item, message=self._not_done("patched", exc))
         else:
             assert answer.result is not None
             done = verify(item, answer.result)
@@ -181,33 +201,7 @@ class Reconciler:
             answer = await self.client.get_result(data_id)
         except RequestFailed as exc:
             return [replace(item, status=Status.FETCH_FAILED, message=exc.reason) for item in planned]
-        except RunStopped:
-            return _not_fetched(data_id, planned)
-        result = answer.result
-        if result is None:
-            message = "no OES result for this data entry (HTTP 404)"
-            return [replace(item, status=Status.ENTRY_NOT_FOUND, message=message) for item in planned]
-        items = []
-        for item in planned:
-            peak = result.peak(item.peak_id)
-            if peak is None:
-                items.append(
-                    replace(item, status=Status.PEAK_NOT_FOUND, message="the result no longer has this peak")
-                )
-            elif not unchanged_since_plan(item, peak):
-                was = _state(item.current, item.element, item.manual)
-                now = _state(peak.applied, peak.element, peak.manual)
-                message = f"changed since the plan: was {was}, now {now}"
-                items.append(replace(item, status=Status.STALE, message=message))
-            else:
-                items.append(await self._patch(item))
-        return items
-
-
-def _not_fetched(_data_id: str, items: Iterable[Item]) -> list[Item]:
-    return [replace(item, message=NOT_FETCHED) for item in items]
-
-
-def _state(current: str | None, element: str | None, manual: bool | None) -> str:
-    shown = current or f"element {element}"
-    return f"{shown} (manual: {str(bool(manual)).lower()})"
+        except (RunStopped, AuthError) as exc:
+            self._not_done("fetched", exc)
+            return self._skip_saved(data_id, planned)
+        return await self._patch_all(data_id, recheck(planned, answer.result))

@@ -47,6 +47,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value}")
+    return value
+
+
 def _add_connection(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument(
@@ -136,11 +143,14 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
 
 def _add_sandbox(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "::1"))
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    parser.add_argument("--port", type=_port, default=8765, help="0 picks a free port (default 8765)")
     parser.add_argument(
         "--data", metavar="FILE", help='JSON {"entries": [result, ...]} (default: example data)'
     )
     parser.add_argument("--api-key", default="sandbox", help="the key clients must send (default: sandbox)")
+    parser.add_argument(
+        "--print-data", action="store_true", help="print the data it would serve, as a --data file, and exit"
+    )
     faults = parser.add_argument_group("faults and sizes (for tests and benchmarks)")
     faults.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every request"

@@ -103,7 +103,7 @@ def export(args: argparse.Namespace) -> int:
 def sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox until interrupted."""
     from reconciler.sandbox import Faults, Sandbox, load_entries
-    from reconciler.sandbox_data import synthetic_entries
+    from reconciler.sandbox_data import data_file_json, example_entries, synthetic_entries
 
     entries: list[dict[str, Any]] | None = None
     if args.synthetic is not None:
@@ -112,6 +112,9 @@ def sandbox(args: argparse.Namespace) -> int:
         )
     elif args.data:
         entries = load_entries(args.data)
+    if args.print_data:
+        sys.stdout.write(data_file_json(entries if entries is not None else example_entries()))
+        return 0
     faults = Faults(
         latency=args.latency,
         fail_first=args.fail_first,

@@ -56,15 +56,17 @@ def diff_peak(override: Override, peak: PeakState, last_updated: str | None) -> 
     """Decide one override against the peak it names."""
     desired = override.candidate_key
     element_note = ELEMENT_ONLY if compared_by_element(peak) else None
-    if in_sync(desired, peak):
-        return item_for(override, Status.IN_SYNC, peak=peak, last_updated=last_updated, message=element_note)
     candidates = peak.candidate_keys
+    # Before the in-sync check: a listed peak with nothing selected falls back to elements, and would
+    # otherwise call any key of the right element in sync.
     if candidates is not None and desired not in candidates:
         listed = ", ".join(sorted(candidates))
         message = f"{desired!r} is not a candidate of this peak (candidates: {listed})"
         return item_for(
             override, Status.INVALID_CANDIDATE, peak=peak, last_updated=last_updated, message=message
         )
+    if in_sync(desired, peak):
+        return item_for(override, Status.IN_SYNC, peak=peak, last_updated=last_updated, message=element_note)
     reason = element_note or (UNPINNED if matches(desired, peak) else None)
     return item_for(override, Status.CHANGE, peak=peak, last_updated=last_updated, message=reason)
 
@@ -72,10 +74,7 @@ def diff_peak(override: Override, peak: PeakState, last_updated: str | None) -> 
 def diff_entry(overrides: Iterable[Override], result: OESResult | None) -> list[Item]:
     """Decide every override of one data entry; `result` None means the entry was not found (404)."""
     if result is None:
-        return [
-            item_for(o, Status.ENTRY_NOT_FOUND, message="no OES result for this data entry (HTTP 404)")
-            for o in overrides
-        ]
+        return [item_for(o, Status.ENTRY_NOT_FOUND, message=NO_ENTRY) for o in overrides]
     items = []
     for override in overrides:
         peak = result.peak(override.peak_id)
@@ -88,6 +87,9 @@ def diff_entry(overrides: Iterable[Override], result: OESResult | None) -> list[
         else:
             items.append(diff_peak(override, peak, result.last_updated))
     return items
+
+
+NO_ENTRY = "no OES result for this data entry (HTTP 404)"
 
 
 def fetch_failed(overrides: Iterable[Override], reason: str) -> list[Item]:
@@ -136,3 +138,40 @@ def unchanged_since_plan(planned: Item, peak: PeakState) -> bool:
     else:
         same_assignment = planned.element == peak.element
     return same_assignment and planned.manual == peak.manual
+
+
+def recheck(planned: Iterable[Item], result: OESResult | None) -> list[Item]:
+    """Re-decide a saved plan's `change` items against the entry as it is now.
+
+    Still as planned: `change` (to be patched). Already as wanted (a rerun after an interrupted apply, or
+    someone else did it): `in_sync`. Moved otherwise: `stale`, left alone. Gone: not found.
+    """
+    if result is None:
+        return [replace(item, status=Status.ENTRY_NOT_FOUND, message=NO_ENTRY) for item in planned]
+    items = []
+    for item in planned:
+        peak = result.peak(item.peak_id)
+        if peak is None:
+            items.append(
+                replace(item, status=Status.PEAK_NOT_FOUND, message="the result no longer has this peak")
+            )
+        elif in_sync(item.desired, peak):
+            items.append(
+                replace(
+                    item, status=Status.IN_SYNC, message="already as wanted", last_updated=result.last_updated
+                )
+            )
+        elif unchanged_since_plan(item, peak):
+            items.append(item)
+        else:
+            was = _state(item.current, item.element, item.manual)
+            message = (
+                f"changed since the plan: was {was}, now {_state(peak.applied, peak.element, peak.manual)}"
+            )
+            items.append(replace(item, status=Status.STALE, message=message))
+    return items
+
+
+def _state(current: str | None, element: str | None, manual: bool | None) -> str:
+    shown = current or f"element {element}"
+    return f"{shown} (manual: {str(bool(manual)).lower()})"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import logging
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -17,8 +15,9 @@ from pathlib import Path
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
+from reconciler import output
 from reconciler.api import ApiClient, RequestFailed, RunStopped
-from reconciler.errors import ConfigError, InputError
+from reconciler.errors import InputError
 from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.models import OESResult, PeakState
 from reconciler.retry import RetryPolicy
@@ -61,6 +60,8 @@ class ExportOptions:
 def run_export(options: ExportOptions) -> int:
     """Fetch every named entry once and write its assignments; if any fetch fails, write nothing."""
     data_ids = read_ids(options.data_ids, options.ids_file)
+    if options.output is not None:
+        output.prepare(options.output)
     retry = RetryPolicy.for_run(options.max_attempts)
     with connect(options.connection) as connection:
         # The sandbox's port differs per run; naming it would make re-exports differ byte for byte.
@@ -198,6 +199,8 @@ def render_yaml(assignments: Assignments, *, source: str, all_peaks: bool) -> st
     """The YAML override file: a header naming the source (no clock: re-exports give the same bytes)."""
     what = "Every peak's applied candidate" if all_peaks else "Manual peak assignments"
     lines = [f"# {what}, exported by oes-reconcile from {' '.join(source.split())}"]
+    if all_peaks:
+        lines.append("# Peaks not pinned yet show as changes in a plan of this file: applying pins them.")
     lines += ["version: 1", "overrides:" if assignments else "overrides: {}"]
     for data_id, peaks in assignments.items():
         lines.append(f"  {yaml_scalar(data_id)}:")
@@ -215,19 +218,10 @@ def render_csv(assignments: Assignments) -> str:
     return out.getvalue()
 
 
-def write_output(text: str, output: str | None) -> None:
-    """To stdout, or to `output` through a temporary file and a rename: never half a file."""
-    if output is None:
+def write_output(text: str, path: str | None) -> None:
+    """To stdout, or to `path` whole (through a temporary file and a rename): never half a file."""
+    if path is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-        return
-    target = Path(output)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        partial.replace(target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {output}: {exc.strerror}") from None
+    else:
+        output.write_atomically(path, lambda out: out.write(text))

@@ -153,11 +153,12 @@ def write_json(report: Report, out: TextIO) -> None:
         "endpoint": report.endpoint,
         "sources": list(report.sources),
     }
-    if report.overrides_digest is not None:
-        head["overrides_digest"] = report.overrides_digest
+    head["summary"] = summary(report)
+    # Beyond the specified keys, after them: readers ignore what they do not know.
     if report.interrupted:
         head["interrupted"] = True
-    head["summary"] = summary(report)
+    if report.overrides_digest is not None:
+        head["overrides_digest"] = report.overrides_digest
     out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')
     for index, item in enumerate(report.items):
         out.write(("\n  " if index == 0 else ",\n  ") + json.dumps(item_json(item), ensure_ascii=False))

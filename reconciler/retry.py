@@ -94,11 +94,22 @@ class wait_honouring_retry_after(wait_base):  # noqa: N801 (tenacity names its w
         return backoff
 
 
-def _log_retry(retry_state: RetryCallState) -> None:
-    outcome = retry_state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-    log.info("attempt %d failed (%s); retrying in %.2f s", retry_state.attempt_number, describe(exc), wait)
+def _retry_logger(request: str) -> Callable[[RetryCallState], None]:
+    """Log each retry with the request it concerns, what went wrong and how long the wait is."""
+
+    def log_retry(retry_state: RetryCallState) -> None:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        log.info(
+            "%s: attempt %d failed (%s); retrying in %.2f s",
+            request,
+            retry_state.attempt_number,
+            describe(exc),
+            wait,
+        )
+
+    return log_retry
 
 
 _DESCRIPTIONS: tuple[tuple[type[BaseException], str], ...] = (
@@ -144,12 +155,15 @@ class RetryPolicy:
         """The testing switch: same decisions, no backoff, so retry tests run in milliseconds."""
         return cls(max_attempts=max_attempts, wait=wait_none())
 
-    def retrying(self) -> AsyncRetrying:
+    def retrying(
+        self, *, request: str, sleep: Callable[[float], Awaitable[None]] | None = None
+    ) -> AsyncRetrying:
+        """A retrying loop for one request, named in the logs; `sleep` replaces the policy's."""
         return AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self.wait,
             retry=retry_if_exception(is_transient),
-            sleep=self.sleep,
-            before_sleep=_log_retry,
+            sleep=sleep or self.sleep,
+            before_sleep=_retry_logger(request),
             reraise=True,
         )

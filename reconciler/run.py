@@ -10,8 +10,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
+from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.apply import Outcome, PatchHook, Reconciler
 from reconciler.errors import ConfigError, InputError, SafetyLimitError
@@ -85,7 +85,7 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
             log.warning("%s", warning)
     for path in (options.report_path, options.out_path):
         if path is not None:
-            _prepare_folder(path)
+            output.prepare(path)
     retry = retry or RetryPolicy.for_run(options.max_attempts)
     with ExitStack() as stack:
         connection = stack.enter_context(connect(options.connection))
@@ -188,27 +188,7 @@ def _write_reports(report: Report, options: RunOptions) -> None:
     sys.stdout.flush()
     for path in (options.report_path, options.out_path):
         if path is not None:
-            _write_file(path, lambda out: write_json(report, out))
-
-
-def _prepare_folder(path: str) -> None:
-    """Make the report's folder before anything is sent, so a bad path fails the run early, not after it."""
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the folder of {path}: {exc.strerror}") from None
-
-
-def _write_file(path: str, write: Callable[[TextIO], None]) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a report."""
-    target = Path(path)
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            write(out)
-        partial.replace(target)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+            output.write_atomically(path, lambda out: write_json(report, out))
 
 
 def exit_code(report: Report, options: RunOptions, *, interrupted: bool) -> int:

@@ -9,7 +9,7 @@ A data file (`oes-reconcile sandbox --data FILE`, `load_entries`) is JSON:
 (`data_id` and `detected_peaks` required, the rest optional and served as given). A peak whose shape
 lists no candidates may carry `"_candidates": ["Ga_417.2", ...]`: the keys the server accepts for it,
 never rendered. Otherwise the keys its `candidates` list are accepted, and a peak with neither accepts
-any key. `reconciler.sandbox_data.example_data_json()` writes the seed data in this format.
+any key. `oes-reconcile sandbox --print-data` prints the seed data in this format, a starting point.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler.errors import ConfigError, InputError
 from reconciler.sandbox_control import FAULT_KINDS, FaultInjector, Faults, Stats
-from reconciler.sandbox_data import data_file_json, example_entries
+from reconciler.sandbox_data import example_entries
 from reconciler.sandbox_server import Server, Server6, Shared
 from reconciler.sandbox_store import Refused, ResultStore, entries_problems, summarise
 
@@ -161,13 +161,6 @@ class Sandbox:
     def entries(self) -> list[dict[str, Any]]:
         """Every result as it stands, hidden candidates included: what a data file would hold."""
         return [stored.document() for stored in self._app.store]
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the current results as a data file that `load_entries` reads back (atomically)."""
-        target = Path(path)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_text(data_file_json(self.entries()), encoding="utf-8")
-        partial.replace(target)
 
     def _bound(self) -> Server:
         self.bind()

@@ -290,3 +290,13 @@ def test_a_trickling_answer_is_cut_at_the_timeout() -> None:
             return await client.get_result(ENTRY)
 
     assert run(go()).attempts == 2
+
+
+def test_retries_are_logged_with_the_request_they_concern(caplog: pytest.LogCaptureFixture) -> None:
+    """At -v each retry names the method and path, what failed, and the wait."""
+    handler, _seen = scripted(
+        httpx.Response(503, json={"detail": "busy"}), httpx.Response(200, content=ok_body())
+    )
+    with caplog.at_level("INFO", logger="reconciler.retry"):
+        run(get(client_for(handler)))
+    assert f"GET /oes/{ENTRY}: attempt 1 failed (HTTP 503: busy); retrying in 0.00 s" in caplog.messages

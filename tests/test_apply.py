@@ -6,15 +6,17 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 
 from reconciler.api import ApiClient
-from reconciler.apply import NOT_FETCHED, NOT_PATCHED, Outcome, PatchRecord, Reconciler
+from reconciler.apply import Outcome, PatchRecord, Reconciler
 from reconciler.errors import AuthError, SafetyLimitError
 from reconciler.models import Status
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection
 from tests.factories import ENTRY, OTHER, FakeApi, override, peak_with_key, result_doc
+
+NOT_FETCHED = "not fetched: the run was interrupted"
+NOT_PATCHED = "not patched: the run was interrupted"
 
 CANDIDATES = ("Ga_417.2", "In_451.1")
 
@@ -70,7 +72,7 @@ def test_plan_sends_one_get_per_entry_and_no_patch() -> None:
         ("d290", "p1", Status.CHANGE),
         ("d290", "p2", Status.IN_SYNC),
     ]
-    assert outcome.changes_pending == 2
+    assert sum(i.status is Status.CHANGE for i in outcome.items) == 2
 
 
 def test_apply_patches_only_changes_and_verifies_them() -> None:
@@ -97,7 +99,7 @@ def test_second_apply_is_a_no_op() -> None:
     api.requests.clear()
     outcome, _ = reconcile(api, "apply", WANTED)
     assert (api.count("GET"), api.count("PATCH")) == (2, 0)
-    assert outcome.changes_pending == 0
+    assert Status.CHANGE not in {i.status for i in outcome.items}
 
 
 def test_refused_patch_is_failed_and_others_go_on() -> None:
@@ -147,7 +149,7 @@ def test_max_changes_refuses_a_larger_plan_with_nothing_patched() -> None:
     outcome, _ = reconcile(api, "apply", WANTED, max_changes=1)
     assert isinstance(outcome.refused, SafetyLimitError)
     assert api.count("PATCH") == 0
-    assert outcome.changes_pending == 2
+    assert sum(i.status is Status.CHANGE for i in outcome.items) == 2
 
 
 def test_max_changes_at_the_limit_applies() -> None:
@@ -185,13 +187,28 @@ def test_patches_to_one_entry_go_one_at_a_time() -> None:
     assert peak_in_flight == 1
 
 
-def test_refused_key_stops_the_run_with_auth_error() -> None:
-    """A 401 ends the run with AuthError; no further request is sent after it."""
+def test_refused_key_stops_the_run_and_keeps_what_was_done() -> None:
+    """A 401 stops the run: nothing more is sent, the outcome carries the AuthError and every item."""
     api = two_entries()
     api.fail("GET", f"/oes/{OTHER}", 401)
-    with pytest.raises(AuthError):
-        reconcile(api, "apply", WANTED, concurrency=1)
+    outcome, _ = reconcile(api, "apply", WANTED, concurrency=1)
+    assert isinstance(outcome.refused, AuthError)
+    assert not outcome.interrupted
     assert api.requests == [("GET", f"/oes/{OTHER}")]
+    assert {i.message for i in outcome.items} == {"not fetched: the API refused the key"}
+    assert len(outcome.items) == len(WANTED)
+
+
+def test_refused_key_mid_apply_reports_the_patches_already_made() -> None:
+    """A key revoked between two entries: the first entry's PATCH is reported applied, the rest not done."""
+    api = two_entries()
+    api.fail("GET", f"/oes/{ENTRY}", 403)
+    outcome, records = reconcile(api, "apply", WANTED, concurrency=1)
+    assert isinstance(outcome.refused, AuthError)
+    by_peak = {(i.data_id, i.peak_id): i for i in outcome.items}
+    assert by_peak[OTHER, "p1"].status is Status.APPLIED
+    assert by_peak[ENTRY, "p1"].message == "not fetched: the API refused the key"
+    assert [r.item.status for r in records] == [Status.APPLIED]
 
 
 def test_stop_mid_run_reports_what_was_not_done() -> None:
@@ -220,7 +237,7 @@ def test_saved_plan_applies_unchanged_peaks_and_skips_moved_ones() -> None:
     api = two_entries()
     planned, _ = reconcile(api, "plan", WANTED)
     moved = next(p for p in api.docs[OTHER]["detected_peaks"] if p["peak_id"] == "p1")
-    moved["candidate_key"] = "Ga_417.2"
+    moved["manual"] = False
     api.requests.clear()
     outcome, _ = reconcile(api, "apply_saved", planned.items)
     assert [(i.data_id[:4], i.peak_id, i.status) for i in outcome.items] == [
@@ -229,6 +246,17 @@ def test_saved_plan_applies_unchanged_peaks_and_skips_moved_ones() -> None:
     ]
     assert (
         outcome.items[0].message
-        == "changed since the plan: was In_451.1 (manual: true), now Ga_417.2 (manual: true)"
+        == "changed since the plan: was In_451.1 (manual: true), now In_451.1 (manual: false)"
     )
     assert (api.count("GET"), api.count("PATCH")) == (2, 1)
+
+
+def test_saved_plan_applied_twice_finds_its_peaks_in_sync() -> None:
+    """Rerunning a saved plan (say after an interruption): peaks already as wanted are in sync, not stale."""
+    api = two_entries()
+    planned, _ = reconcile(api, "plan", WANTED)
+    reconcile(api, "apply_saved", planned.items)
+    api.requests.clear()
+    again, _ = reconcile(api, "apply_saved", planned.items)
+    assert {(i.status, i.message) for i in again.items} == {(Status.IN_SYNC, "already as wanted")}
+    assert api.count("PATCH") == 0

@@ -173,3 +173,17 @@ def test_applying_a_change_then_diffing_again_is_in_sync(applied: str, desired: 
         assert verify(item, after).status is Status.APPLIED
     [again] = diff_entry([override(candidate_key=desired)], after)
     assert again.status is Status.IN_SYNC
+
+
+def test_unlisted_key_is_invalid_even_when_the_element_matches() -> None:
+    """A listed peak with nothing selected must not call an unlisted key of its element in sync."""
+    peak = {
+        "peak_id": "p1",
+        "element": "Ga",
+        "manual": True,
+        "candidates": [{"key": "Ga_417.2"}, {"key": "Ga_403.3"}],
+    }
+    [item] = diff_entry([override(candidate_key="Ga_999.9")], result(peak))
+    assert item.status is Status.INVALID_CANDIDATE
+    [listed] = diff_entry([override(candidate_key="Ga_403.3")], result(peak))
+    assert (listed.status, listed.message) == (Status.IN_SYNC, ELEMENT_ONLY)

@@ -243,13 +243,16 @@ def test_held_lock_exits_3_at_once(sandbox: Sandbox, cli: Cli, overrides: Path, 
 def test_wrong_key_stops_the_run_with_exit_1(
     sandbox: Sandbox, cli: Cli, overrides: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A refused key ends the run: exit 1, a message about the key, and no PATCH."""
+    """A refused key ends the run: exit 1, a message about the key, no PATCH, and the report says so."""
     monkeypatch.setenv("AS_API_KEY", "wrong")
-    ran = cli("apply", "--concurrency", "1", str(overrides))
+    report = overrides.parent / "report.json"
+    ran = cli("apply", "--concurrency", "1", "--report", str(report), str(overrides))
     assert ran.code == 1
     assert "AuthError: the API refused the key (HTTP 401" in ran.err
     assert "AS_API_KEY" in ran.err
     assert sandbox.stats()["requests"] == 1
+    messages = {item["message"] for item in report_of(report)["items"]}
+    assert messages == {"not fetched: the API refused the key"}
 
 
 def test_validate_is_offline(cli: Cli, overrides: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,11 +279,22 @@ def test_sandbox_flag_runs_in_process(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync, 1 error."
 
 
-def test_usage_errors_exit_1(cli: Cli) -> None:
-    """A wrong option is invalid input (exit 1), not the 2 that means changes pending."""
-    ran = cli("plan", "--concurrency", "0", "examples/")
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("plan", "--concurrency", "0", "examples/"), "must be at least 1"),
+        (("plan", "--rate-limit", "0", "examples/"), "must be more than 0"),
+        (("plan", "--format", "xml", "examples/"), "invalid choice: 'xml'"),
+        (("sandbox", "--port", "99999"), "must be a port number from 0 to 65535"),
+        (("plan",), "name at least one override file or directory"),
+    ],
+)
+def test_usage_errors_exit_1(cli: Cli, argv: tuple[str, ...], expected: str) -> None:
+    """A wrong option is invalid input (exit 1, not the 2 that means changes pending), never a traceback."""
+    ran = cli(*argv)
     assert ran.code == 1
-    assert "must be at least 1" in ran.err
+    assert expected in ran.err
+    assert "Traceback" not in ran.err
 
 
 def test_plain_http_elsewhere_is_refused_before_sending(
@@ -309,7 +323,9 @@ def test_rate_limit_holds(sandbox: Sandbox, cli: Cli, overrides: Path) -> None:
     started = time.monotonic()
     assert cli("apply", "--rate-limit", "20", "--concurrency", "8", str(overrides)).code == 0
     elapsed = time.monotonic() - started
-    assert sandbox.stats()["requests"] == 10
+    stats = sandbox.stats()
+    assert stats["requests"] == 10
+    assert stats["busiest_second"] <= 20
     assert elapsed >= 9 / 20
 
 

@@ -97,6 +97,22 @@ def test_all_peaks_includes_unpinned_peaks(sandbox: Sandbox, capsys: pytest.Capt
     )
 
 
+def test_plan_of_an_all_peaks_export_lists_exactly_the_unpinned_peaks(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An `--all-peaks` export plans as: pinned peaks in sync, unpinned ones a change that pins them."""
+    target = tmp_path / "all.yaml"
+    assert export(capsys, GAN, "--all-peaks", "-o", str(target))[0] == 0
+    assert main(["plan", str(target)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:5] for line in lines[:-1]] == [
+        ["p1", "In_451.1", "(unpinned)"],
+        ["p3", "Ga_403.3", "(unpinned)"],
+        ["p5", "Al_396.2", "(unpinned)"],
+    ]
+    assert lines[-1] == "Plan: 3 to change, 1 in sync."
+
+
 def test_ids_file_skips_comments_and_blank_lines(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

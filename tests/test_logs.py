@@ -26,14 +26,23 @@ def test_secret_is_masked_in_messages_and_tracebacks(capsys: pytest.CaptureFixtu
     assert "KeyError: 'bad key ***'" in err
 
 
-def test_verbosity_levels() -> None:
-    """Warnings by default, info with -v, debug with -vv, errors only with -q."""
-    for verbosity, quiet, level in [
-        (0, False, logging.WARNING),
-        (1, False, logging.INFO),
-        (2, False, logging.DEBUG),
-    ]:
-        logs.configure(verbosity=verbosity, quiet=quiet)
-        assert logging.getLogger().level == level
-    logs.configure(verbosity=2, quiet=True)
-    assert logging.getLogger().level == logging.ERROR
+@pytest.mark.parametrize(
+    ("verbosity", "quiet", "shown"),
+    [
+        (0, False, ["WARNING: w", "ERROR: e"]),
+        (1, False, ["INFO: i", "WARNING: w", "ERROR: e"]),
+        (2, False, ["DEBUG: d", "INFO: i", "WARNING: w", "ERROR: e"]),
+        (2, True, ["ERROR: e"]),
+    ],
+)
+def test_verbosity_decides_what_reaches_stderr(
+    capsys: pytest.CaptureFixture[str], verbosity: int, quiet: bool, shown: list[str]
+) -> None:
+    """Warnings by default; -v adds info, -vv debug; -q leaves errors only."""
+    logs.configure(verbosity=verbosity, quiet=quiet)
+    log = logging.getLogger("reconciler.test")
+    log.debug("d")
+    log.info("i")
+    log.warning("w")
+    log.error("e")
+    assert capsys.readouterr().err.splitlines() == shown

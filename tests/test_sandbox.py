@@ -538,13 +538,13 @@ def test_synthetic_results_share_one_encoded_spectra_copy() -> None:
 
 
 def test_data_files_round_trip(tmp_path: Path) -> None:
-    """`example_data_json()` and `Sandbox.save` write files `load_entries` reads, hidden candidates kept."""
+    """The printed seed data and a sandbox's current entries are data files `load_entries` reads back."""
     path = tmp_path / "data.json"
     path.write_text(example_data_json())
     with Sandbox(entries=load_entries(path)) as sandbox, connect(sandbox) as http:
         assert patch(http, ELEMENT_ID, "p2", "N2_391.4").status_code == 400
         assert patch(http, ELEMENT_ID, "p2", "N2_337.1").status_code == 200
-        sandbox.save(path)
+        path.write_text(data_file_json(sandbox.entries()))
     with Sandbox(entries=load_entries(path)) as sandbox:
         assert peak_in(sandbox.result(ELEMENT_ID), "p2")["manual"] is True
         assert sandbox.entries() == load_entries(path)

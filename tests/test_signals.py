@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply import NOT_FETCHED, NOT_PATCHED
 from reconciler.sandbox import Faults, Sandbox
 from reconciler.sandbox_data import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_faults import not_as_wanted, patch_requests, write_overrides
+
+NOT_FETCHED = "not fetched: the run was interrupted"
+NOT_PATCHED = "not patched: the run was interrupted"
 
 ENTRIES, PEAKS = 40, 3  # one differing peak per entry: 40 GETs and 40 PATCHes
 CONCURRENCY = 2

@@ -1,0 +1,58 @@
+"""Output files: bad paths fail before the run, and a file is written whole or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from reconciler.errors import ConfigError
+from reconciler.output import prepare, write_atomically
+from reconciler.sandbox import Sandbox
+from tests.conftest import Cli
+
+
+def test_prepare_makes_the_folder(tmp_path: Path) -> None:
+    """A report into a dated folder that does not exist yet: the folder is made."""
+    prepare(str(tmp_path / "2026-11-29" / "report.json"))
+    assert (tmp_path / "2026-11-29").is_dir()
+
+
+def test_prepare_refuses_a_folder(tmp_path: Path) -> None:
+    """Naming a folder where a file is wanted is an error before anything is sent."""
+    with pytest.raises(ConfigError, match="is a folder"):
+        prepare(str(tmp_path))
+
+
+def test_failed_write_leaves_neither_half_a_file_nor_debris(tmp_path: Path) -> None:
+    """If writing fails midway, the old file is intact and no temporary file is left."""
+    target = tmp_path / "report.json"
+    target.write_text("old")
+
+    def broken(out: TextIO) -> None:
+        out.write("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ConfigError, match="No space left on device"):
+        write_atomically(str(target), broken)
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_report_path_that_is_a_folder_fails_before_any_request(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path
+) -> None:
+    """`apply --report DIR` is refused before anything is fetched or patched."""
+    ran = cli("apply", "--report", str(tmp_path), "examples/")
+    assert ran.code == 1
+    assert "is a folder" in ran.err
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_export_into_a_new_folder(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """`export -o overrides/current.yaml` in a fresh repository makes the folder."""
+    target = tmp_path / "overrides" / "current.yaml"
+    ran = cli("export", "d290f1ee-6c54-4b01-90e6-d701748f0851", "-o", str(target))
+    assert ran.code == 0, ran.err
+    assert target.read_text().startswith("# Manual peak assignments")
