@@ -134,10 +134,10 @@ class Reconciler:
         handle: Callable[[str, list[T]], Awaitable[list[Item]]],
         skipped: Callable[[str, list[T]], list[Item]],
     ) -> list[Item]:
-        """Work through the entries with a few workers; entries left when stopping are `skipped`.
+        """Work through the entries with `concurrency` workers; entries left when stopping are `skipped`.
 
-        The client bounds the requests in flight to `concurrency`; twice as many workers keep that bound
-        full while some of them are between requests (parsing, diffing).
+        Each worker has one request in flight at most. (Twice as many workers, to fill the slots while
+        some parse and diff, measured 0.2-0.4 s slower on the 1,000-entry benchmark: more contention.)
         """
         queue = iter(groups.items())
         items: list[Item] = []
@@ -154,7 +154,7 @@ class Reconciler:
                 if self.on_progress is not None:
                     self.on_progress(done)
 
-        workers = max(1, min(2 * self.concurrency, len(groups)))
+        workers = max(1, min(self.concurrency, len(groups)))
         results = await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):

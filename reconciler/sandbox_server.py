@@ -253,6 +253,9 @@ class Server(ThreadingHTTPServer):
     """A threaded server that can close its open keep-alive connections when it stops."""
 
     daemon_threads = True
+    # The default listen backlog of 5 is below the 8 connections a client opens at once: the kernel drops
+    # the rest and each waits a 1 s SYN retransmission, so the sandbox would time the kernel, not the tool.
+    request_queue_size = 128
     # stop() must not wait for idle keep-alive connections to end: it closes them itself.
     block_on_close = False
 
