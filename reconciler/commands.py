@@ -103,7 +103,8 @@ def export(args: argparse.Namespace) -> int:
 def sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox until interrupted."""
     from reconciler.sandbox import Faults, Sandbox, load_entries
-    from reconciler.sandbox_data import data_file_json, example_entries, synthetic_entries
+    from reconciler.sandbox_data import data_file_json, example_entries
+    from reconciler.sandbox_synthetic import synthetic_entries
 
     entries: list[dict[str, Any]] | None = None
     if args.synthetic is not None:

@@ -21,15 +21,9 @@ import yaml
 from reconciler.errors import ConfigError, InputError
 from reconciler.models import OESResult, PeakState, element_of
 from reconciler.sandbox import Faults, Sandbox, load_entries
-from reconciler.sandbox_data import (
-    SHAPES,
-    data_file_json,
-    example_data_json,
-    example_entries,
-    synthetic_entries,
-    synthetic_overrides,
-)
+from reconciler.sandbox_data import SHAPES, data_file_json, example_data_json, example_entries
 from reconciler.sandbox_store import ResultStore
+from reconciler.sandbox_synthetic import synthetic_entries, synthetic_overrides
 
 KEY_ID = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 MAP_ID = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
