@@ -6,8 +6,11 @@ ReconcileError (exit 1)
 ├── ConfigError ........... endpoint, key file or other settings are unusable
 ├── AuthError ............. the API refused the key (401/403); the run stops at once
 ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
-├── LockHeldError (exit 3)  another run holds `--lock-file`
-└── Interrupted (exit 130)  SIGINT/SIGTERM
+└── LockHeldError (exit 3)  another run holds `--lock-file`
+
+An interrupted run is no error: it ends with its report and exit 130. A request that fails
+(`api.RequestFailed`, once `retry.TransientHTTPError` retries ran out) is no error of the run either: it
+becomes the status of the items it concerns (`failed`, `fetch_failed`), and the other entries go on.
 """
 
 from __future__ import annotations
@@ -72,9 +75,3 @@ class LockHeldError(ReconcileError):
     """Another run holds the lock file."""
 
     exit_code = 3
-
-
-class Interrupted(ReconcileError):
-    """The run was stopped by SIGINT or SIGTERM."""
-
-    exit_code = 130
