@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from reconciler.api import ApiClient, RequestFailed, RunStopped
-from reconciler.diff import diff_entry, fetch_failed, group_by_entry, recheck, verify
+from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, group_by_entry, recheck, verify
 from reconciler.errors import AuthError, ReconcileError, SafetyLimitError
 from reconciler.models import Item, Override, Status
 
@@ -183,7 +183,11 @@ class Reconciler:
         try:
             answer = await self.client.patch_peak(item.data_id, item.peak_id, item.desired)
         except RequestFailed as exc:
-            done = replace(item, status=Status.FAILED, message=exc.reason)
+            reason = exc.reason
+            if item.current is None and item.element is not None:
+                # Compared by element, the key could not be checked against candidates beforehand.
+                reason = f"{reason}; {ELEMENT_ONLY}"
+            done = replace(item, status=Status.FAILED, message=reason)
             status, attempts = exc.status, exc.attempts
         except (RunStopped, AuthError) as exc:
             return replace(item, message=self._not_done("patched", exc))

@@ -155,6 +155,9 @@ def test_every_error_status_is_reported(sandbox: Sandbox, cli: Cli, tmp_path: Pa
     }
     failed = next(i for i in report_of(tmp_path / "report.json")["items"] if i["status"] == "failed")
     assert failed["message"].startswith("HTTP 400")
+    assert failed["message"].endswith(
+        "compared by element only: the server sends no candidate key for this peak"
+    )
     assert sandbox.stats()["by_method"]["PATCH"] == 1
 
 
