@@ -14,7 +14,6 @@ STARTUP_LIMIT = 0.5
 # Requests spaced exactly 1/R apart put R + 1 of them in a one-second window whenever the last arrives
 # a little later than the first (the sandbox stamps each as its handler thread reads it), so one over R
 # is allowed; two over R means requests really went out closer together than 1/R.
-RATE_SLACK = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +124,8 @@ def _rate_verdicts(rate: RateFigures) -> list[Verdict]:
         Verdict(
             f"--rate-limit {rate.rate:g}: sandbox's busiest second",
             f"{run.busiest_second} requests (mean {rate.mean_rate:.1f}/s over {rate.span_seconds:.2f} s)",
-            f"<= {rate.rate:g} + {RATE_SLACK} (arrival jitter)",
-            run.busiest_second <= rate.rate + RATE_SLACK,
+            f"<= {rate.rate:g}",
+            run.busiest_second <= rate.rate,
         ),
     ]
 

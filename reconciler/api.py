@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -51,7 +53,14 @@ class Answer:
 
 
 class RateLimiter:
-    """Spaces requests so that at most `rate` start per second, across the whole run."""
+    """At most `rate` requests start in any one second, across the whole run, evenly spaced.
+
+    Even spacing (1/rate apart) alone lets rate + 1 requests fall in a closed one-second window, and the
+    server sees arrivals with some jitter; so the start of request n + rate also waits until one second
+    and a small margin after the start of request n.
+    """
+
+    MARGIN = 0.02
 
     def __init__(
         self,
@@ -64,10 +73,14 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next = 0.0
+        self._window: deque[float] = deque(maxlen=max(1, math.floor(rate)))
 
     async def acquire(self) -> None:
         now = self._clock()
         start = max(now, self._next)
+        if len(self._window) == self._window.maxlen:
+            start = max(start, self._window[0] + 1.0 + self.MARGIN)
+        self._window.append(start)
         self._next = start + self.interval
         if start > now:
             await self._sleep(start - now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -195,6 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `oes-reconcile plan … | head`: the reader left. Point stdout at /dev/null so that the flush at
+        # exit does not fail again, and say so once.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("oes-reconcile: stdout was closed before the report was written in full", file=sys.stderr)
+        return 1
     except Exception:  # noqa: BLE001 (a bug: keep its traceback, but never the key Python would print raw)
         import traceback
 

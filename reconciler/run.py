@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,10 +79,12 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
     overrides: OverrideSet | None = None
     if options.plan_path is not None:
         saved = read_plan(options.plan_path)
+        sources, digest = saved.sources, saved.overrides_digest
     else:
         overrides = load_overrides(options.paths)
         for warning in overrides.warnings:
             log.warning("%s", warning)
+        sources, digest = overrides.sources, overrides.digest
     for path in (options.report_path, options.out_path):
         if path is not None:
             output.prepare(path)
@@ -98,15 +100,13 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
             from reconciler.lock import hold_lock
 
             stack.enter_context(hold_lock(options.lock_file))
-        on_patch = _open_audit(stack, options, overrides)
+        on_patch = _open_audit(stack, options, sources=sources)
         entries, work = _work(options, overrides, saved)
         outcome = asyncio.run(
             _execute(
                 options, connection=connection, retry=retry, on_patch=on_patch, entries=entries, work=work
             )
         )
-    sources = overrides.sources if overrides is not None else saved.sources if saved is not None else ()
-    digest = overrides.digest if overrides is not None else None
     report = Report(
         command="plan" if options.command == "plan" else "apply",
         endpoint=connection.endpoint,
@@ -123,7 +123,8 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
     return exit_code(report, options, interrupted=outcome.interrupted)
 
 
-def _open_audit(stack: ExitStack, options: RunOptions, overrides: OverrideSet | None) -> PatchHook | None:
+def _open_audit(stack: ExitStack, options: RunOptions, *, sources: Sequence[str]) -> PatchHook | None:
+    """The audit hook, with the commit checked out where the override files (or the plan's) live."""
     if options.audit_log is None:
         return None
     from reconciler.audit import AuditLog, git_commit
@@ -132,8 +133,7 @@ def _open_audit(stack: ExitStack, options: RunOptions, overrides: OverrideSet | 
         out = stack.enter_context(Path(options.audit_log).open("a", encoding="utf-8"))  # noqa: SIM115 (closed by the stack)
     except OSError as exc:
         raise ConfigError(f"cannot open --audit-log {options.audit_log}: {exc.strerror}") from None
-    commit = git_commit(options.paths) if overrides is not None else None
-    return AuditLog(out, commit=commit).record
+    return AuditLog(out, commit=git_commit(sources)).record
 
 
 async def _execute(

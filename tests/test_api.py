@@ -256,7 +256,7 @@ def test_stop_during_backoff_wakes_the_wait_and_sends_nothing_more() -> None:
 
 
 def test_rate_limiter_spaces_requests() -> None:
-    """At R per second, the n-th request starts no earlier than n/R seconds after the first."""
+    """At R per second, requests start 1/R apart."""
     clock = [100.0]
     starts: list[float] = []
 
@@ -269,7 +269,8 @@ def test_rate_limiter_spaces_requests() -> None:
             starts.append(clock[0])
 
     run(take(RateLimiter(4, clock=lambda: clock[0], sleep=sleep)))
-    assert starts == [100.0, 100.25, 100.5, 100.75, 101.0]
+    # The fifth waits for the margin too: five starts within one closed second would be R + 1.
+    assert starts == pytest.approx([100.0, 100.25, 100.5, 100.75, 101.0 + RateLimiter.MARGIN])
 
 
 def test_a_trickling_answer_is_cut_at_the_timeout() -> None:
@@ -300,3 +301,22 @@ def test_retries_are_logged_with_the_request_they_concern(caplog: pytest.LogCapt
     with caplog.at_level("INFO", logger="reconciler.retry"):
         run(get(client_for(handler)))
     assert f"GET /oes/{ENTRY}: attempt 1 failed (HTTP 503: busy); retrying in 0.00 s" in caplog.messages
+
+
+def test_rate_limiter_never_lets_more_than_r_start_in_a_second() -> None:
+    """Over many requests, no one-second window holds more than R starts, even a closed one."""
+    clock = [0.0]
+    starts: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    async def take(limiter: RateLimiter) -> None:
+        for _ in range(40):
+            await limiter.acquire()
+            starts.append(clock[0])
+
+    run(take(RateLimiter(10, clock=lambda: clock[0], sleep=sleep)))
+    busiest = max(sum(1 for t in starts if first <= t <= first + 1.0) for first in starts)
+    assert busiest == 10
+    assert starts[10] == pytest.approx(1.0 + RateLimiter.MARGIN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.cli import main
 from reconciler.lock import hold_lock
 from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
@@ -345,5 +347,39 @@ def test_audit_lines_name_the_git_commit_of_the_overrides(
     ).stdout.strip()
     audit = tmp_path / "audit.jsonl"
     assert cli("apply", "--audit-log", str(audit), str(overrides)).code == 0
+    commits = {json.loads(line)["git_commit"] for line in audit.read_text().splitlines()}
+    assert commits == {head}
+
+
+def test_closed_stdout_is_one_line_not_a_traceback(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan | head -1`: the reader leaves early; the CLI says so in one line and exits 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as closed:
+        monkeypatch.setattr("sys.stdout", closed)
+        code = main(["plan", "examples/"])
+        monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err
+    assert "stdout was closed before the report was written in full" in err
+
+
+def test_audit_lines_of_a_saved_plan_name_the_git_commit_too(
+    sandbox: Sandbox, cli: Cli, overrides: Path, tmp_path: Path
+) -> None:
+    """apply --plan reads no override files, yet its audit lines carry the commit where they live."""
+    git = ["git", "-C", str(overrides), "-c", "user.name=t", "-c", "user.email=t@example.test"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "overrides"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    plan, audit = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    assert cli("plan", "--out", str(plan), str(overrides)).code == 0
+    assert cli("apply", "--plan", str(plan), "--audit-log", str(audit)).code == 0
     commits = {json.loads(line)["git_commit"] for line in audit.read_text().splitlines()}
     assert commits == {head}
