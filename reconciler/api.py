@@ -20,7 +20,7 @@ import pydantic
 
 from reconciler import __version__
 from reconciler.errors import AuthError
-from reconciler.models import OESResult
+from reconciler.models import OESResult, first_problem
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, TransientHTTPError, describe, parse_retry_after
 from reconciler.settings import KEY_HELP, Connection
 
@@ -170,12 +170,8 @@ class ApiClient:
         try:
             result = OESResult.model_validate_json(response.content)
         except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            problem = f"{first['msg']} at {where}" if where else first["msg"]
-            if "html" in response.headers.get("content-type", ""):
-                problem = "an HTML page"
-            problem = _clean(problem, self.connection.api_key)
+            html = "html" in response.headers.get("content-type", "")
+            problem = "an HTML page" if html else _clean(first_problem(exc), self.connection.api_key)
             reason = f"HTTP {status} but the body is not an OES result ({problem})"
             raise RequestFailed(reason, status=status, attempts=attempts) from None
         return Answer(result=result, status=status, attempts=attempts)

@@ -17,6 +17,7 @@ from yaml.resolver import Resolver
 
 from reconciler import output
 from reconciler.api import ApiClient, RequestFailed, RunStopped
+from reconciler.diff import NO_ENTRY
 from reconciler.errors import InputError
 from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.models import OESResult, PeakState
@@ -137,7 +138,7 @@ async def _fetch(client: ApiClient, data_id: str) -> OESResult | str:
         return f"fetch failed: {exc.reason}"
     except RunStopped:
         return "not fetched: the export was stopped"
-    return "no OES result for this data entry (HTTP 404)" if answer.result is None else answer.result
+    return NO_ENTRY if answer.result is None else answer.result
 
 
 def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Assignments:

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,13 @@ class Item:
     @property
     def sort_key(self) -> tuple[str, str]:
         return (self.data_id, self.peak_id)
+
+
+def first_problem(exc: ValidationError, *, top: str | None = None) -> str:
+    """The first thing pydantic found wrong, and where (`top` names the document as a whole)."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or top
+    return f"{first['msg']} at {where}" if where else first["msg"]
 
 
 # --- The API's answers, parsed straight from bytes into lean models that declare only what is used. ---

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import InputError
-from reconciler.models import Item
+from reconciler.models import Item, first_problem
 from reconciler.report import FORMAT_VERSION
 
 
@@ -43,9 +43,7 @@ def read_plan(path: str) -> SavedPlan:
     try:
         document = _PlanDocument.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"{path} is not a saved plan: {first['msg']} at {where or 'top level'}") from None
+        raise InputError(f"{path} is not a saved plan: {first_problem(exc, top='top level')}") from None
     if document.format_version != FORMAT_VERSION:
         raise InputError(
             f"{path} is a plan of format version {document.format_version!r}; this oes-reconcile reads "

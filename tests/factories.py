@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from reconciler.models import OESResult, Override
@@ -115,3 +117,13 @@ class FakeApi:
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.requests if m == method)
+
+
+def commit_all(folder: Path) -> str:
+    """Make `folder` a git work tree with everything in it committed; the commit's id."""
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.test"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "overrides"], check=True)
+    done = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    return done.stdout.strip()

@@ -255,20 +255,26 @@ def test_stop_during_backoff_wakes_the_wait_and_sends_nothing_more() -> None:
     assert len(seen) == 1
 
 
-def test_rate_limiter_spaces_requests() -> None:
-    """At R per second, requests start 1/R apart."""
-    clock = [100.0]
+def limiter_starts(rate: float, count: int, *, clock_at: float = 0.0) -> list[float]:
+    """When `count` requests start under a RateLimiter of `rate`, on a fake clock that sleeping advances."""
+    clock = [clock_at]
     starts: list[float] = []
 
     async def sleep(seconds: float) -> None:
         clock[0] += seconds
 
     async def take(limiter: RateLimiter) -> None:
-        for _ in range(5):
+        for _ in range(count):
             await limiter.acquire()
             starts.append(clock[0])
 
-    run(take(RateLimiter(4, clock=lambda: clock[0], sleep=sleep)))
+    run(take(RateLimiter(rate, clock=lambda: clock[0], sleep=sleep)))
+    return starts
+
+
+def test_rate_limiter_spaces_requests() -> None:
+    """At R per second, requests start 1/R apart."""
+    starts = limiter_starts(4, 5, clock_at=100.0)
     # The fifth waits for the margin too: five starts within one closed second would be R + 1.
     assert starts == pytest.approx([100.0, 100.25, 100.5, 100.75, 101.0 + RateLimiter.MARGIN])
 
@@ -305,18 +311,7 @@ def test_retries_are_logged_with_the_request_they_concern(caplog: pytest.LogCapt
 
 def test_rate_limiter_never_lets_more_than_r_start_in_a_second() -> None:
     """Over many requests, no one-second window holds more than R starts, even a closed one."""
-    clock = [0.0]
-    starts: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
-    async def take(limiter: RateLimiter) -> None:
-        for _ in range(40):
-            await limiter.acquire()
-            starts.append(clock[0])
-
-    run(take(RateLimiter(10, clock=lambda: clock[0], sleep=sleep)))
+    starts = limiter_starts(10, 40)
     busiest = max(sum(1 for t in starts if first <= t <= first + 1.0) for first in starts)
     assert busiest == 10
     assert starts[10] == pytest.approx(1.0 + RateLimiter.MARGIN)

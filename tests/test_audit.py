@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 
 from reconciler.apply import PatchRecord
 from reconciler.audit import AuditLog, git_commit
 from reconciler.models import Item, Status
-from tests.factories import ENTRY
+from tests.factories import ENTRY, commit_all
 
 
 def test_a_line_carries_everything_an_auditor_asks() -> None:
@@ -44,13 +43,7 @@ def test_no_commit_outside_a_git_work_tree(tmp_path: Path) -> None:
 
 def test_commit_of_the_work_tree_holding_the_files(tmp_path: Path) -> None:
     """Inside a git work tree, the commit checked out there."""
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.test"]
     (tmp_path / "o.yaml").write_text("version: 1\noverrides: {}\n")
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "o"], check=True)
-    head = subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    head = commit_all(tmp_path)
     assert git_commit([str(tmp_path)]) == head
     assert git_commit([str(tmp_path / "o.yaml")]) == head

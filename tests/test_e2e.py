@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from reconciler.cli import main
 from reconciler.lock import hold_lock
 from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
+from tests.factories import commit_all
 
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"  # shape "key"
 INGAN = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"  # shape "map"
@@ -338,13 +338,7 @@ def test_audit_lines_name_the_git_commit_of_the_overrides(
     sandbox: Sandbox, cli: Cli, overrides: Path, tmp_path: Path
 ) -> None:
     """When the override files are in a git work tree, each audit line carries its HEAD commit."""
-    git = ["git", "-C", str(overrides), "-c", "user.name=t", "-c", "user.email=t@example.test"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "overrides"], check=True)
-    head = subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    head = commit_all(overrides)
     audit = tmp_path / "audit.jsonl"
     assert cli("apply", "--audit-log", str(audit), str(overrides)).code == 0
     commits = {json.loads(line)["git_commit"] for line in audit.read_text().splitlines()}
@@ -371,13 +365,7 @@ def test_audit_lines_of_a_saved_plan_name_the_git_commit_too(
     sandbox: Sandbox, cli: Cli, overrides: Path, tmp_path: Path
 ) -> None:
     """apply --plan reads no override files, yet its audit lines carry the commit where they live."""
-    git = ["git", "-C", str(overrides), "-c", "user.name=t", "-c", "user.email=t@example.test"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "overrides"], check=True)
-    head = subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    head = commit_all(overrides)
     plan, audit = tmp_path / "plan.json", tmp_path / "audit.jsonl"
     assert cli("plan", "--out", str(plan), str(overrides)).code == 0
     assert cli("apply", "--plan", str(plan), "--audit-log", str(audit)).code == 0
