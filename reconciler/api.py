@@ -19,18 +19,20 @@ import httpx
 import pydantic
 
 from reconciler import __version__
-from reconciler.errors import AuthError
+from reconciler.errors import AuthError, UnreachableError
 from reconciler.models import OESResult, first_problem
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, TransientHTTPError, describe, parse_retry_after
 from reconciler.settings import KEY_HELP, Connection
+from reconciler.stop import INTERRUPTED, Stop, StopKind
 
 log = logging.getLogger(__name__)
 
 DETAIL_LIMIT = 200
+UNREACHABLE_ROUNDS = 3  # connection failures in a row per slot before the API counts as unreachable
 
 
 class RunStopped(Exception):
-    """The run is stopping (signal or refused key): nothing new is sent."""
+    """The run is stopping (see `ApiClient.stopped` for why): nothing new is sent."""
 
 
 class RequestFailed(Exception):
@@ -124,8 +126,12 @@ class ApiClient:
         self.connection = connection
         self.retry = retry or RetryPolicy()
         self.stopping = asyncio.Event()
+        self.stopped: Stop | None = None
         self._slots = asyncio.Semaphore(concurrency)
-        self._rate = RateLimiter(rate_limit) if rate_limit else None
+        self._rate = RateLimiter(rate_limit, sleep=self._wait) if rate_limit else None
+        # Connection attempts that failed in a row, none answered; at the limit the API is unreachable.
+        self._unanswered = 0
+        self._unreachable_after = UNREACHABLE_ROUNDS * concurrency
         self._http = httpx.AsyncClient(
             base_url=connection.endpoint,
             headers={"X-API-KEY": connection.api_key, "User-Agent": f"oes-reconcile/{__version__}"},
@@ -145,8 +151,10 @@ class ApiClient:
     ) -> None:
         await self._http.aclose()
 
-    def stop(self) -> None:
-        """Send nothing new; requests in flight finish."""
+    def stop(self, stop: Stop = INTERRUPTED) -> None:
+        """Send nothing new; requests in flight finish. The first stop's reason is the one kept."""
+        if self.stopped is None:
+            self.stopped = stop
         self.stopping.set()
 
     async def get_result(self, data_id: str) -> Answer:
@@ -202,19 +210,46 @@ class ApiClient:
                 await self._rate.acquire()
             if self.stopping.is_set():
                 raise RunStopped
-            response = await self._bounded(method, path, body)
+            response = await self._reaching(method, path, body)
         log.debug("%s /%s -> %d", method, path, response.status_code)
         if response.status_code in {401, 403}:
-            self.stop()
-            raise AuthError(
+            refused = AuthError(
                 f"the API refused the key (HTTP {response.status_code} on {method} /{path}); "
                 f"check it is valid for {self.connection.endpoint}: {KEY_HELP}"
             )
+            self.stop(Stop(StopKind.REFUSED_KEY, "the API refused the key", refused))
+            raise refused
         if response.status_code in TRANSIENT_STATUSES:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             reason = reason_of(response, self.connection.api_key)
             raise TransientHTTPError(response.status_code, reason, retry_after)
         return response
+
+    async def _reaching(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
+        """One exchange, counting connection failures in a row: past the limit the run stops as unreachable.
+
+        Retrying each entry six times against a host that never answers would take many minutes and
+        bury the cause under one `fetch_failed` per entry; 3 x `--concurrency` failures with no answer
+        between them is every worker failing three times.
+        """
+        try:
+            response = await self._bounded(method, path, body)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self._unanswered += 1
+            if self._unanswered >= self._unreachable_after:
+                self._stop_unreachable(exc)
+            raise
+        self._unanswered = 0
+        return response
+
+    def _stop_unreachable(self, exc: BaseException) -> None:
+        endpoint = self.connection.endpoint
+        error = UnreachableError(
+            f"API unreachable at {endpoint}: {self._unanswered} connection attempts in a row failed "
+            f"({describe(exc)}) and none was answered; nothing more was sent. Check --endpoint "
+            "(or AS_API_ENDPOINT), the network and any proxy."
+        )
+        self.stop(Stop(StopKind.UNREACHABLE, f"API unreachable at {endpoint}", error))
 
     async def _bounded(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
         """One exchange within `--timeout` in all: httpx bounds each read, a trickling server is cut here."""
@@ -233,3 +268,12 @@ class ApiClient:
             task.cancel()
         if self.stopping.is_set():
             raise RunStopped
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait for a rate-limit slot, but wake at once when the run is stopping."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
+        except TimeoutError:
+            return
+        raise RunStopped

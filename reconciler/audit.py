@@ -1,29 +1,33 @@
-"""The audit trail: one JSON line per PATCH outcome, appended to `--audit-log`; never the key."""
+"""The audit trail: a JSON line before each PATCH and one with its outcome, appended to `--audit-log`."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
+import os
+import stat
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 from reconciler.apply import PatchRecord
+from reconciler.errors import ConfigError, RecordError
+from reconciler.models import Item
 
 log = logging.getLogger(__name__)
 
+SENDING = "sending"
 
-def git_commit(paths: Sequence[str]) -> str | None:
-    """The commit checked out where the override files live, when they are in a git work tree."""
-    if not paths:
-        return None
-    where = Path(paths[0])
-    folder = where if where.is_dir() else where.parent
+
+def _git(folder: Path, *args: str) -> str | None:
+    """What git prints for `args` in `folder`, or None outside a work tree (or without git)."""
     try:
         done = subprocess.run(  # noqa: S603 (fixed argv; the folder is an argument, never a shell string)
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],  # noqa: S607 (git from PATH, as a user runs it)
+            ["git", "-C", str(folder), *args],  # noqa: S607 (git from PATH, as a user runs it)
             capture_output=True,
             text=True,
             timeout=10,
@@ -31,32 +35,101 @@ def git_commit(paths: Sequence[str]) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _folder(paths: Sequence[str]) -> Path:
+    where = Path(paths[0])
+    return where if where.is_dir() else where.parent
+
+
+def git_commit(paths: Sequence[str]) -> str | None:
+    """The commit checked out where the override files live, when they are in a git work tree."""
+    if not paths:
+        return None
+    commit = (_git(_folder(paths), "rev-parse", "HEAD") or "").strip()
+    return commit or None
+
+
+def git_dirty(paths: Sequence[str]) -> bool | None:
+    """Whether the override files hold edits not committed (or are untracked); None outside git."""
+    if not paths:
+        return None
+    named = [str(Path(path).resolve()) for path in paths]
+    changes = _git(_folder(paths), "status", "--porcelain", "--untracked-files=all", "--", *named)
+    return None if changes is None else bool(changes.strip())
 
 
 class AuditLog:
-    """Appends a line per PATCH outcome and flushes it at once, so a killed run still leaves its trail."""
+    """Appends a line before each PATCH (`sending`) and one with its outcome, each written whole at once.
 
-    def __init__(self, out: TextIO, *, commit: str | None) -> None:
-        self.out = out
+    Lines go straight to the file descriptor (no buffer to lose), so a `kill -9` leaves every PATCH that
+    was sent with at least its `sending` line. A line that cannot be written raises RecordError: the run
+    then sends nothing more.
+    """
+
+    def __init__(self, fd: int, *, path: str, commit: str | None, dirty: bool | None) -> None:
+        self.fd = fd
+        self.path = path
         self.commit = commit
+        self.dirty = dirty
+
+    def sending(self, item: Item) -> None:
+        self._write(item, status=SENDING, previous=item.current, http_status=None, attempts=0)
 
     def record(self, record: PatchRecord) -> None:
         item = record.item
-        line = {
+        self._write(
+            item,
+            status=item.status.value,
+            previous=record.previous,
+            http_status=record.http_status,
+            attempts=record.attempts,
+        )
+
+    def _write(
+        self, item: Item, *, status: str, previous: str | None, http_status: int | None, attempts: int
+    ) -> None:
+        line: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "data_id": item.data_id,
             "peak_id": item.peak_id,
-            "from": record.previous,
+            "from": previous,
             "to": item.desired,
-            "status": item.status.value,
-            "http_status": record.http_status,
-            "attempts": record.attempts,
+            "status": status,
+            "http_status": http_status,
+            "attempts": attempts,
             "source": item.source,
             "note": item.note,
-            "message": item.message,
+            "message": None if status == SENDING else item.message,
             "git_commit": self.commit,
+            "git_dirty": self.dirty,
         }
-        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self.out.flush()
+        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            while data:
+                data = data[os.write(self.fd, data) :]
+        except OSError as exc:
+            raise RecordError(
+                f"cannot write --audit-log {self.path}: {exc.strerror or exc}; nothing more was sent "
+                f"(a PATCH that cannot be recorded is not made)"
+            ) from None
+
+
+@contextlib.contextmanager
+def open_audit_log(path: str, *, sources: Sequence[str]) -> Iterator[AuditLog]:
+    """The audit log at `path`, opened for appending; refused before the run if it cannot be one."""
+    try:
+        # O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader, forever under cron.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY, 0o644)
+    except OSError as exc:
+        reason = "it is a FIFO with no reader" if exc.errno == errno.ENXIO else exc.strerror
+        raise ConfigError(f"cannot open --audit-log {path}: {reason}") from None
+    try:
+        kind = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(kind) or stat.S_ISCHR(kind)):
+            raise ConfigError(f"--audit-log {path} is not a regular file; name a file to append to")
+        os.set_blocking(fd, True)
+        yield AuditLog(fd, path=path, commit=git_commit(sources), dirty=git_dirty(sources))
+    finally:
+        os.close(fd)

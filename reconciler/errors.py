@@ -5,6 +5,8 @@ ReconcileError (exit 1)
 │   └── FileErrors ........ one or more `path:line: message` problems, all listed at once
 ├── ConfigError ........... endpoint, key file or other settings are unusable
 ├── AuthError ............. the API refused the key (401/403); the run stops at once
+├── UnreachableError ...... no request reached the API (connection errors in a row); the run stops
+├── RecordError ........... the audit log could not be written; nothing more is sent
 ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
 └── LockHeldError (exit 3)  another run holds `--lock-file`
 
@@ -65,6 +67,14 @@ class ConfigError(ReconcileError):
 
 class AuthError(ReconcileError):
     """The API answered 401 or 403: the key is missing, wrong, or lacks access."""
+
+
+class UnreachableError(ReconcileError):
+    """Connection attempts failed in a row and none reached the API: the endpoint or network is wrong."""
+
+
+class RecordError(ReconcileError):
+    """The audit log could not be written: a PATCH that cannot be recorded is not made."""
 
 
 class SafetyLimitError(ReconcileError):

@@ -26,6 +26,7 @@ class Report:
     entries: int
     generated_at: str
     interrupted: bool = False
+    stopped: str | None = None
     overrides_digest: str | None = None
 
 

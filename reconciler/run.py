@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from reconciler import output
 from reconciler.api import ApiClient
-from reconciler.apply import Outcome, PatchHook, Reconciler
-from reconciler.errors import ConfigError, InputError, SafetyLimitError
+from reconciler.apply import Outcome, Reconciler
+from reconciler.errors import InputError, SafetyLimitError
 from reconciler.load import OverrideSet, load_overrides
 from reconciler.models import Status
 from reconciler.planfile import SavedPlan, read_plan
@@ -23,6 +22,9 @@ from reconciler.report import Report, write_json, write_markdown, write_text
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection, ConnectionOptions, resolve_connection
 from reconciler.signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from reconciler.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -100,40 +102,40 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
             from reconciler.lock import hold_lock
 
             stack.enter_context(hold_lock(options.lock_file))
-        on_patch = _open_audit(stack, options, sources=sources)
+        audit = _open_audit(stack, options, sources=sources)
         entries, work = _work(options, overrides, saved)
         outcome = asyncio.run(
-            _execute(
-                options, connection=connection, retry=retry, on_patch=on_patch, entries=entries, work=work
-            )
+            _execute(options, connection=connection, retry=retry, audit=audit, entries=entries, work=work)
         )
-    report = Report(
-        command="plan" if options.command == "plan" else "apply",
-        endpoint=connection.endpoint,
-        sources=sources,
-        items=outcome.items,
-        entries=outcome.entries,
-        generated_at=now_utc(),
-        interrupted=outcome.interrupted,
-        overrides_digest=digest,
-    )
-    _write_reports(report, options)
+        stop = outcome.stop
+        report = Report(
+            command="plan" if options.command == "plan" else "apply",
+            endpoint=connection.endpoint,
+            sources=sources,
+            items=outcome.items,
+            entries=outcome.entries,
+            generated_at=now_utc(),
+            interrupted=outcome.interrupted,
+            stopped=stop.reason if stop is not None else None,
+            overrides_digest=digest,
+        )
+        # Still under the lock: the files first and whole, stdout last, so that nothing which happens to
+        # stdout can cost the record of PATCHes already sent.
+        code = exit_code(report, options, interrupted=outcome.interrupted)
+        _write_files(report, options)
+        code = _write_stdout(report, options, code)
     if outcome.refused is not None:
         raise outcome.refused
-    return exit_code(report, options, interrupted=outcome.interrupted)
+    return code
 
 
-def _open_audit(stack: ExitStack, options: RunOptions, *, sources: Sequence[str]) -> PatchHook | None:
-    """The audit hook, with the commit checked out where the override files (or the plan's) live."""
+def _open_audit(stack: ExitStack, options: RunOptions, *, sources: Sequence[str]) -> AuditLog | None:
+    """The audit log, with the git commit of the override files (or the plan's) and whether it is dirty."""
     if options.audit_log is None:
         return None
-    from reconciler.audit import AuditLog, git_commit
+    from reconciler.audit import open_audit_log
 
-    try:
-        out = stack.enter_context(Path(options.audit_log).open("a", encoding="utf-8"))  # noqa: SIM115 (closed by the stack)
-    except OSError as exc:
-        raise ConfigError(f"cannot open --audit-log {options.audit_log}: {exc.strerror}") from None
-    return AuditLog(out, commit=git_commit(sources)).record
+    return stack.enter_context(open_audit_log(options.audit_log, sources=sources))
 
 
 async def _execute(
@@ -141,7 +143,7 @@ async def _execute(
     *,
     connection: Connection,
     retry: RetryPolicy,
-    on_patch: PatchHook | None,
+    audit: AuditLog | None,
     entries: int,
     work: Callable[[Reconciler], Awaitable[Outcome]],
 ) -> Outcome:
@@ -152,7 +154,11 @@ async def _execute(
     async with client:
         with stop_on_signals(client.stop), bar as on_progress:
             reconciler = Reconciler(
-                client, concurrency=options.concurrency, on_patch=on_patch, on_progress=on_progress
+                client,
+                concurrency=options.concurrency,
+                on_sending=audit.sending if audit is not None else None,
+                on_patch=audit.record if audit is not None else None,
+                on_progress=on_progress,
             )
             return await work(reconciler)
 
@@ -178,17 +184,30 @@ def _work(
     return entries, lambda r: r.apply(wanted, max_changes=options.max_changes)
 
 
-def _write_reports(report: Report, options: RunOptions) -> None:
-    if options.format == "json":
-        write_json(report, sys.stdout)
-    elif options.format == "markdown":
-        write_markdown(report, sys.stdout)
-    else:
-        write_text(report, sys.stdout, verbose=options.verbose)
-    sys.stdout.flush()
+def _write_files(report: Report, options: RunOptions) -> None:
     for path in (options.report_path, options.out_path):
         if path is not None:
             output.write_atomically(path, lambda out: write_json(report, out))
+
+
+def _write_stdout(report: Report, options: RunOptions, code: int) -> int:
+    """The report on stdout, last; a problem there is one line on stderr, and a run that was fine exits 1."""
+
+    def write(out: TextIO) -> None:
+        if options.format == "json":
+            write_json(report, out)
+        elif options.format == "markdown":
+            write_markdown(report, out)
+        else:
+            write_text(report, out, verbose=options.verbose)
+
+    problem = output.to_stdout(write)
+    if problem is None:
+        return code
+    kept = [path for path in (options.report_path, options.out_path) if path is not None]
+    where = f"; the report is in {', '.join(kept)}" if kept else ""
+    log.error("%s%s", problem, where)
+    return EXIT_FAILED if code == EXIT_OK else code
 
 
 def exit_code(report: Report, options: RunOptions, *, interrupted: bool) -> int:

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-import io
 import json
+import os
 from pathlib import Path
 
+import pytest
+
 from reconciler.apply import PatchRecord
-from reconciler.audit import AuditLog, git_commit
+from reconciler.audit import AuditLog, git_commit, git_dirty, open_audit_log
+from reconciler.errors import ConfigError, RecordError
 from reconciler.models import Item, Status
 from tests.factories import ENTRY, commit_all
 
+ITEM = Item(ENTRY, "p1", "Ga_417.2", Status.CHANGE, "o.yaml:4", note="by XPS", current="In_451.1")
 
-def test_a_line_carries_everything_an_auditor_asks() -> None:
-    """Time, entry, peak, from, to, status, HTTP status, attempts, source, note, message and commit."""
-    out = io.StringIO()
+
+def lines_of(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_line_carries_everything_an_auditor_asks(tmp_path: Path) -> None:
+    """Time, entry, peak, from, to, status, HTTP status, attempts, source, note, message, commit, dirty."""
+    path = tmp_path / "audit.jsonl"
     item = Item(ENTRY, "p1", "Ga_417.2", Status.APPLIED, "o.yaml:4", note="by XPS", current="In_451.1")
-    AuditLog(out, commit="abc123").record(PatchRecord(item, "In_451.1", 200, 2))
-    line = json.loads(out.getvalue())
-    assert line.pop("time").endswith("Z")
+    with open_audit_log(str(path), sources=[]) as audit:
+        audit.commit, audit.dirty = "abc123", False
+        audit.record(PatchRecord(item, "In_451.1", 200, 2))
+    [line] = lines_of(path)
+    assert str(line.pop("time")).endswith("Z")
     assert line == {
         "data_id": ENTRY,
         "peak_id": "p1",
@@ -31,8 +42,47 @@ def test_a_line_carries_everything_an_auditor_asks() -> None:
         "note": "by XPS",
         "message": None,
         "git_commit": "abc123",
+        "git_dirty": False,
     }
-    assert out.getvalue().count("\n") == 1
+
+
+def test_a_sending_line_comes_before_the_patch(tmp_path: Path) -> None:
+    """Before a PATCH: a `sending` line with from/to and no outcome yet, so a kill -9 leaves a trace."""
+    path = tmp_path / "audit.jsonl"
+    with open_audit_log(str(path), sources=[]) as audit:
+        audit.sending(ITEM)
+    [line] = lines_of(path)
+    assert (line["status"], line["from"], line["to"], line["http_status"]) == (
+        "sending",
+        "In_451.1",
+        "Ga_417.2",
+        None,
+    )
+
+
+def test_a_line_that_cannot_be_written_is_a_record_error() -> None:
+    """A full device: RecordError naming the log, so the run sends nothing more."""
+    fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        with pytest.raises(RecordError, match=r"cannot write --audit-log /dev/full: No space left on device"):
+            AuditLog(fd, path="/dev/full", commit=None, dirty=None).sending(ITEM)
+    finally:
+        os.close(fd)
+
+
+def test_a_fifo_as_audit_log_is_refused_without_waiting_for_a_reader(tmp_path: Path) -> None:
+    """Opening a FIFO for writing blocks until a reader comes; the audit log refuses it at once."""
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="FIFO with no reader"), open_audit_log(str(fifo), sources=[]):
+        pass
+
+
+def test_a_folder_as_audit_log_is_refused(tmp_path: Path) -> None:
+    """A folder cannot be appended to: a ConfigError naming it, before anything is sent."""
+    with pytest.raises(ConfigError, match=f"cannot open --audit-log {tmp_path}"):
+        with open_audit_log(str(tmp_path), sources=[]):
+            pass
 
 
 def test_no_commit_outside_a_git_work_tree(tmp_path: Path) -> None:
@@ -47,3 +97,22 @@ def test_commit_of_the_work_tree_holding_the_files(tmp_path: Path) -> None:
     head = commit_all(tmp_path)
     assert git_commit([str(tmp_path)]) == head
     assert git_commit([str(tmp_path / "o.yaml")]) == head
+
+
+def test_dirty_when_an_override_file_holds_uncommitted_edits(tmp_path: Path) -> None:
+    """git_dirty: False right after a commit, True once a file is edited, None outside git."""
+    override_file = tmp_path / "o.yaml"
+    override_file.write_text("version: 1\noverrides: {}\n")
+    assert git_dirty([str(override_file)]) is None
+    commit_all(tmp_path)
+    assert git_dirty([str(override_file)]) is False
+    override_file.write_text("version: 1\noverrides: {}\n# edited\n")
+    assert git_dirty([str(override_file)]) is True
+
+
+def test_dirty_ignores_edits_to_other_files(tmp_path: Path) -> None:
+    """An edit beside the override files (a README) does not make them dirty."""
+    (tmp_path / "o.yaml").write_text("version: 1\noverrides: {}\n")
+    commit_all(tmp_path)
+    (tmp_path / "README").write_text("notes\n")
+    assert git_dirty([str(tmp_path / "o.yaml")]) is False

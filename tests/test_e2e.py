@@ -210,19 +210,30 @@ def test_saved_plan_needs_no_override_files_and_refuses_them(
 
 
 def test_audit_log_has_a_line_per_patch(sandbox: Sandbox, cli: Cli, overrides: Path, tmp_path: Path) -> None:
-    """--audit-log appends one JSON line per PATCH outcome with from, to, status, attempts and source."""
+    """--audit-log appends a `sending` line before each PATCH and one with its outcome: from, to, status,
+    attempts and source."""
     audit = tmp_path / "audit.jsonl"
     sandbox.set_faults(Faults(fail_first=1, fail_kind="503"))
     assert cli("apply", "--audit-log", str(audit), str(overrides)).code == 0
-    lines = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert len(lines) == 6
+    every = [json.loads(line) for line in audit.read_text().splitlines()]
+    sending = [line for line in every if line["status"] == "sending"]
+    lines = [line for line in every if line["status"] != "sending"]
+    assert (len(sending), len(lines)) == (6, 6)
+    for line in lines:
+        peak = (line["data_id"], line["peak_id"])
+        before = next(
+            i
+            for i, s in enumerate(every)
+            if s["status"] == "sending" and (s["data_id"], s["peak_id"]) == peak
+        )
+        assert before < every.index(line)
     first = next(line for line in lines if line["peak_id"] == "p4")
     assert first["from"] == "In_451.1"
     assert first["to"] == "Ga_417.2"
     assert (first["status"], first["http_status"], first["attempts"]) == ("applied", 200, 2)
     assert first["source"].endswith("gan.yaml:8")
     assert first["note"] == "ruled out In by the growth log"
-    assert set(first) >= {"time", "data_id", "git_commit"}
+    assert set(first) >= {"time", "data_id", "git_commit", "git_dirty"}
 
 
 def test_max_changes_refuses_with_nothing_patched(sandbox: Sandbox, cli: Cli, overrides: Path) -> None:
@@ -358,7 +369,7 @@ def test_closed_stdout_is_one_line_not_a_traceback(
     err = capsys.readouterr().err
     assert code == 1
     assert "Traceback" not in err
-    assert "stdout was closed before the report was written in full" in err
+    assert "could not write the report to stdout (Broken pipe)" in err
 
 
 def test_audit_lines_of_a_saved_plan_name_the_git_commit_too(

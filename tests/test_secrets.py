@@ -98,7 +98,7 @@ def test_key_appears_in_no_output_log_or_file(
     if verbosity != "-v":
         assert "HTTP Request: PATCH" in applied.err
     assert json.loads((out / "report.json").read_text())["summary"]["applied"] == 6
-    assert len((out / "audit.jsonl").read_text().splitlines()) == 6
+    assert len((out / "audit.jsonl").read_text().splitlines()) == 12  # a `sending` line and an outcome each
     assert_secret(everything(planned), everything(applied), everything(again), keyed.files())
 
 
