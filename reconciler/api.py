@@ -129,8 +129,10 @@ class ApiClient:
         self.stopped: Stop | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._rate = RateLimiter(rate_limit, sleep=self._wait) if rate_limit else None
-        # Connection attempts that failed in a row, none answered; at the limit the API is unreachable.
+        # Connection attempts that failed in a row while none was ever answered: at the limit, the API
+        # cannot be reached at all. Once it has answered, a failure is an outage, retried per request.
         self._unanswered = 0
+        self._answered = False
         self._unreachable_after = UNREACHABLE_ROUNDS * concurrency
         self._http = httpx.AsyncClient(
             base_url=connection.endpoint,
@@ -226,20 +228,22 @@ class ApiClient:
         return response
 
     async def _reaching(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
-        """One exchange, counting connection failures in a row: past the limit the run stops as unreachable.
+        """One exchange; until the API first answers, connection failures are counted, and at the limit
+        the run stops as unreachable.
 
         Retrying each entry six times against a host that never answers would take many minutes and
-        bury the cause under one `fetch_failed` per entry; 3 x `--concurrency` failures with no answer
-        between them is every worker failing three times.
+        bury the cause under one `fetch_failed` per entry; 3 x `--concurrency` failures before any answer
+        is every worker failing three times.
         """
         try:
             response = await self._bounded(method, path, body)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            self._unanswered += 1
-            if self._unanswered >= self._unreachable_after:
-                self._stop_unreachable(exc)
+            if not self._answered:
+                self._unanswered += 1
+                if self._unanswered >= self._unreachable_after:
+                    self._stop_unreachable(exc)
             raise
-        self._unanswered = 0
+        self._answered = True
         return response
 
     def _stop_unreachable(self, exc: BaseException) -> None:

@@ -186,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         abort_on_sigterm()
 
+        logs.forget_secrets()
         logs.configure(verbosity=getattr(args, "verbose", 0), quiet=getattr(args, "quiet", False))
         return commands.dispatch(args)
     except ReconcileError as exc:

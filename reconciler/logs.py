@@ -15,6 +15,11 @@ def redact(secret: str) -> None:
         _secrets.add(secret)
 
 
+def forget_secrets() -> None:
+    """Start a new run with nothing masked: a key of an earlier run in this process is no secret now."""
+    _secrets.clear()
+
+
 def scrub(text: str) -> str:
     for secret in _secrets:
         text = text.replace(secret, MASK)

@@ -6,13 +6,17 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
+from reconciler import apply as apply_module
 from reconciler.api import ApiClient
 from reconciler.apply import Outcome, PatchRecord, Reconciler
-from reconciler.errors import AuthError, SafetyLimitError
+from reconciler.diff import diff_entry
+from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
 from reconciler.models import Status
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection
+from reconciler.stop import StopKind
 from tests.factories import ENTRY, OTHER, FakeApi, override, peak_with_key, result_doc
 
 NOT_FETCHED = "not fetched: the run was interrupted"
@@ -260,3 +264,118 @@ def test_saved_plan_applied_twice_finds_its_peaks_in_sync() -> None:
     again, _ = reconcile(api, "apply_saved", planned.items)
     assert {(i.status, i.message) for i in again.items} == {(Status.IN_SYNC, "already as wanted")}
     assert api.count("PATCH") == 0
+
+
+def many_entries(count: int) -> tuple[FakeApi, list[Any]]:
+    """`count` entries of one differing peak each, and the overrides that want them changed."""
+    ids = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(count)]
+    api = FakeApi(
+        *(
+            result_doc(peak_with_key("p1", "In_451.1", manual=False, candidates=CANDIDATES), data_id=i)
+            for i in ids
+        )
+    )
+    return api, [override("p1", data_id=i) for i in ids]
+
+
+def test_a_bug_in_one_entry_stops_all_others_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception in one entry's work: no new request anywhere, the outcome keeps what was
+    done and carries the bug (raised after the report), the undone items say why."""
+    api, wanted = many_entries(6)
+    broken = wanted[2].data_id
+    real = diff_entry
+
+    def buggy(overrides: Any, result: Any) -> Any:
+        if overrides[0].data_id == broken:
+            raise ZeroDivisionError("a bug")
+        return real(overrides, result)
+
+    monkeypatch.setattr(apply_module, "diff_entry", buggy)
+    outcome, _ = reconcile(api, "apply", wanted, concurrency=1)
+    assert isinstance(outcome.refused, ZeroDivisionError)
+    assert outcome.stop is not None
+    assert outcome.stop.kind is StopKind.INTERNAL_ERROR
+    # Entries 0 and 1 were done before the bug; entry 2's GET was its last request; nothing after it.
+    assert api.requests[-1] == ("GET", f"/oes/{broken}")
+    assert (api.count("GET"), api.count("PATCH")) == (3, 2)
+    assert [i.status for i in outcome.items[:2]] == [Status.APPLIED, Status.APPLIED]
+    assert {i.message for i in outcome.items[2:]} == {"not fetched: an internal error stopped the run"}
+    assert len(outcome.items) == 6
+
+
+def test_a_patch_that_cannot_be_recorded_is_not_sent() -> None:
+    """The audit log fails before the third PATCH: that PATCH and every later one are not sent."""
+    api, wanted = many_entries(5)
+    sent: list[str] = []
+
+    def sending(item: Any) -> None:
+        if len(sent) == 2:
+            raise RecordError("cannot write --audit-log a.jsonl: No space left on device")
+        sent.append(item.data_id)
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        transport = httpx.MockTransport(api.handle)
+        async with ApiClient(connection, concurrency=1, transport=transport) as client:
+            return await Reconciler(client, concurrency=1, on_sending=sending).apply(wanted)
+
+    outcome = asyncio.run(go())
+    assert api.count("PATCH") == 2
+    assert api.count("GET") == 3  # the entry whose PATCH could not be recorded was fetched, no more
+    assert isinstance(outcome.refused, RecordError)
+    assert [i.status for i in outcome.items] == [Status.APPLIED] * 2 + [Status.CHANGE] + [
+        Status.FETCH_FAILED
+    ] * 2
+    assert outcome.items[2].message == "not patched: the audit log could not be written"
+    assert outcome.items[4].message == "not fetched: the audit log could not be written"
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_api_that_never_answers_stops_after_three_failures_per_slot(concurrency: int) -> None:
+    """Connection refused on every request, none ever answered: the run stops after 3 x concurrency
+    attempts as "API unreachable", instead of retrying every entry."""
+    attempts: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.url.path)
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        retry = RetryPolicy.without_waits(6)
+        transport = httpx.MockTransport(refuse)
+        async with ApiClient(connection, concurrency=concurrency, retry=retry, transport=transport) as client:
+            return await Reconciler(client, concurrency=concurrency).plan(many_entries(20)[1])
+
+    outcome = asyncio.run(go())
+    assert len(attempts) == 3 * concurrency  # 20 entries x 6 attempts without the rule
+    assert isinstance(outcome.refused, UnreachableError)
+    assert "API unreachable at https://api.example.test/: " in str(outcome.refused)
+    assert {i.status for i in outcome.items} == {Status.FETCH_FAILED}
+    assert len(outcome.items) == 20
+
+
+def test_an_api_that_answered_once_is_retried_per_request_as_before() -> None:
+    """Once the API has answered, connection failures are an outage: each request is retried in full."""
+    api, wanted = many_entries(3)
+    first = wanted[0].data_id
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if first not in request.url.path:
+            api.requests.append((request.method, request.url.path))
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        answer: httpx.Response = api.handle(request)
+        return answer
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        retry = RetryPolicy.without_waits(4)
+        async with ApiClient(
+            connection, concurrency=1, retry=retry, transport=httpx.MockTransport(flaky)
+        ) as client:
+            return await Reconciler(client, concurrency=1).plan(wanted)
+
+    outcome = asyncio.run(go())
+    assert outcome.stop is None
+    assert api.count("GET") == 1 + 2 * 4
+    assert [i.status for i in outcome.items] == [Status.CHANGE, Status.FETCH_FAILED, Status.FETCH_FAILED]

@@ -80,9 +80,11 @@ def test_a_fifo_as_audit_log_is_refused_without_waiting_for_a_reader(tmp_path: P
 
 def test_a_folder_as_audit_log_is_refused(tmp_path: Path) -> None:
     """A folder cannot be appended to: a ConfigError naming it, before anything is sent."""
-    with pytest.raises(ConfigError, match=f"cannot open --audit-log {tmp_path}"):
-        with open_audit_log(str(tmp_path), sources=[]):
-            pass
+    with (
+        pytest.raises(ConfigError, match=f"cannot open --audit-log {tmp_path}"),
+        open_audit_log(str(tmp_path), sources=[]),
+    ):
+        pass
 
 
 def test_no_commit_outside_a_git_work_tree(tmp_path: Path) -> None:

@@ -1,0 +1,252 @@
+"""Once a PATCH is sent nothing is lost: files before stdout, stops that keep the report, nothing hung."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import apply as apply_module
+from reconciler.diff import verify
+from reconciler.sandbox import Faults, Sandbox
+from reconciler.sandbox_synthetic import synthetic_entries, synthetic_overrides
+from tests.conftest import Cli
+from tests.test_e2e import ALN, GAN, INGAN, LIST
+from tests.test_faults import write_overrides
+
+pytestmark = pytest.mark.slow
+
+WAIT = 20.0  # the longest a child may take before the test fails instead of hanging
+
+# Every peak shape, and a note no ASCII terminal can show.
+OVERRIDES = f"""\
+version: 1
+overrides:
+  {GAN}:
+    p1: Ga_417.2
+    p2: N2_337.1
+  {INGAN}:
+    p4:
+      candidate_key: Ga_417.2
+      note: "Ångström-level check, 確認済み"
+  {ALN}:
+    p2: N2_357.7
+  {LIST}:
+    p3: H_656.3
+"""
+CHANGES = 4  # GAN p1, INGAN p4, ALN p2 (element only: patched once to be sure), LIST p3
+
+
+@pytest.fixture
+def lab(sandbox: Sandbox, tmp_path: Path) -> Path:
+    """A folder with one override file wanting 4 changes from the sandbox's example data."""
+    (tmp_path / "overrides.yaml").write_text(OVERRIDES, encoding="utf-8")
+    return tmp_path
+
+
+def report_of(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    return env | extra
+
+
+def run_child(
+    lab: Path, *args: str, stdout: Any = subprocess.PIPE, env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """`python -m reconciler ARGS…` in its own process, as cron would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=lab,
+        env=env or child_env(),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=WAIT,
+        check=False,
+        **popen,
+    )
+
+
+def assert_full_report(path: Path) -> None:
+    """The report file holds every item and the applied PATCHes, whatever happened to stdout."""
+    summary = report_of(path)["summary"]
+    assert summary["applied"] == CHANGES
+    assert summary["overrides"] == 5
+
+
+def test_report_file_survives_a_full_stdout(sandbox: Sandbox, lab: Path) -> None:
+    """stdout on a full device (/dev/full): one line on stderr, no traceback, report file whole, exit 1."""
+    with open("/dev/full", "w") as full:  # noqa: PTH123 (a device, not a path to manipulate)
+        ran = run_child(lab, "apply", "--report", "r.json", "overrides.yaml", stdout=full)
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert (
+        "could not write the report to stdout (No space left on device); the report is in r.json"
+        in ran.stderr
+    )
+    assert len(ran.stderr.strip().splitlines()) == 1
+    assert_full_report(lab / "r.json")
+    assert sandbox.stats()["by_method"]["PATCH"] == CHANGES
+
+
+def test_report_file_survives_a_closed_stdout(sandbox: Sandbox, lab: Path) -> None:
+    """Started with stdout closed (`>&-`): the report file is whole, one line on stderr, exit 1."""
+    ran = run_child(
+        lab, "apply", "--report", "r.json", "overrides.yaml", stdout=None, preexec_fn=lambda: os.close(1)
+    )
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert "stdout is closed" in ran.stderr
+    assert_full_report(lab / "r.json")
+
+
+def test_report_file_survives_a_reader_that_left(sandbox: Sandbox, lab: Path) -> None:
+    """`apply … | head -0`: a broken pipe is one line on stderr; the report file is whole; exit 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        ran = run_child(lab, "apply", "--report", "r.json", "overrides.yaml", stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert "could not write the report to stdout (Broken pipe)" in ran.stderr
+    assert_full_report(lab / "r.json")
+
+
+def test_a_terminal_that_cannot_show_a_note_gets_escapes(sandbox: Sandbox, lab: Path) -> None:
+    """An ASCII-only stdout and a note in Japanese: the report is shown with escapes, one line on
+    stderr says so, the report file keeps the note exactly, and a run that was fine exits 1."""
+    env = child_env(PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
+    ran = run_child(
+        lab, "apply", "--report", "r.json", "-v", "--format", "markdown", "overrides.yaml", env=env
+    )
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert "stdout's encoding (ascii) cannot show some characters" in ran.stderr
+    assert "\\u78ba\\u8a8d" in ran.stdout  # 確認, escaped
+    notes = {item["note"] for item in report_of(lab / "r.json")["items"]}
+    assert "Ångström-level check, 確認済み" in notes
+    assert_full_report(lab / "r.json")
+
+
+def test_an_audit_log_that_cannot_be_written_stops_every_patch(sandbox: Sandbox, cli: Cli, lab: Path) -> None:
+    """--audit-log on a full device: no PATCH is sent (none could be recorded), report written, exit 1."""
+    ran = cli(
+        "apply", "--audit-log", "/dev/full", "--report", str(lab / "r.json"), str(lab / "overrides.yaml")
+    )
+    assert ran.code == 1
+    assert "cannot write --audit-log /dev/full: No space left on device" in ran.err
+    assert "PATCH" not in sandbox.stats()["by_method"]
+    report = report_of(lab / "r.json")
+    assert report["summary"]["change"] == CHANGES
+    assert {i["message"] for i in report["items"] if i["status"] == "change"} == {
+        "not patched: the audit log could not be written"
+    }
+
+
+def test_a_bug_stops_the_run_and_keeps_the_report(
+    sandbox: Sandbox, cli: Cli, lab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one entry's work: no new request, the report of what was done is written, the
+    traceback on stderr, exit 1."""
+    real = verify
+
+    def buggy(item: Any, result: Any) -> Any:
+        if item.data_id == ALN:
+            raise KeyError("a bug in verify")
+        return real(item, result)
+
+    monkeypatch.setattr(apply_module, "verify", buggy)
+    report = lab / "r.json"
+    ran = cli("apply", "--concurrency", "1", "--report", str(report), str(lab / "overrides.yaml"))
+    assert ran.code == 1
+    assert "Traceback" in ran.err
+    assert "KeyError: 'a bug in verify'" in ran.err
+    assert "internal error: this is a bug in oes-reconcile" in ran.err
+    # Entries go in sorted order: INGAN was patched, ALN's PATCH hit the bug, GAN and LIST were not touched.
+    assert sandbox.stats()["by_method"] == {"GET": 2, "PATCH": 2}
+    items = {(i["data_id"], i["peak_id"]): i for i in report_of(report)["items"]}
+    assert items[INGAN, "p4"]["status"] == "applied"
+    assert items[GAN, "p1"]["message"] == "not fetched: an internal error stopped the run"
+    assert ran.out.splitlines()[-1].startswith("Apply: ")
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nobody listens on: every connection is refused at once."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
+
+
+def test_an_unreachable_api_stops_the_run_naming_the_endpoint(
+    cli: Cli, tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connection refused on every request: the run stops as "API unreachable at ENDPOINT" after
+    3 x --concurrency attempts, writes its report and exits 1, instead of retrying every entry."""
+    monkeypatch.setenv("AS_API_ENDPOINT", f"http://127.0.0.1:{closed_port}/")
+    monkeypatch.setenv("AS_API_KEY", "unreachable-test-key")
+    overrides = write_overrides(tmp_path / "o.csv", synthetic_overrides(50, peaks=1, differing=1))
+    report = tmp_path / "r.json"
+    started = time.monotonic()
+    ran = cli("apply", "--concurrency", "2", "--report", str(report), str(overrides))
+    assert time.monotonic() - started < 5
+    assert ran.code == 1
+    assert (
+        f"API unreachable at http://127.0.0.1:{closed_port}/: 6 connection attempts in a row failed"
+        in ran.err
+    )
+    document = report_of(report)
+    assert document["summary"]["errors"] == 50
+    assert "No changes" not in ran.out
+
+
+def test_a_signal_is_prompt_while_waiting_for_a_rate_limit_slot(tmp_path: Path) -> None:
+    """--rate-limit 0.2 (one request every 5 s): SIGINT while the next request waits for its slot
+    ends the run within about a second, with the report written and exit 130."""
+    entries = synthetic_entries(5, peaks=1, points=16, differing=1)
+    overrides = write_overrides(tmp_path / "o.csv", synthetic_overrides(5, peaks=1, differing=1))
+    with Sandbox(entries=entries, faults=Faults()) as server:
+        env = child_env(AS_API_ENDPOINT=server.url, AS_API_KEY="sandbox")
+        argv = [sys.executable, "-m", "reconciler", "apply", "--rate-limit", "0.2", "--report", "r.json"]
+        child = subprocess.Popen(
+            [*argv, str(overrides)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + WAIT
+            while server.stats()["requests"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)  # now the second request waits ~4.7 s for its slot
+            child.send_signal(signal.SIGINT)
+            signalled = time.monotonic()
+            out, err = child.communicate(timeout=WAIT)
+            took = time.monotonic() - signalled
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    assert child.returncode == 130, err
+    assert took < 1.5, f"took {took:.2f} s after the signal"
+    assert server.stats()["requests"] == 1
+    assert report_of(tmp_path / "r.json")["summary"]["overrides"] == 5
+    assert "Traceback" not in err
+    assert out.splitlines()[-1].endswith("Interrupted: rerun to finish.")
