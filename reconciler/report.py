@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,16 +144,56 @@ def write_text(report: Report, out: TextIO, *, verbose: bool = False) -> None:
     out.write(headline(report) + "\n")
 
 
+# Line breaks and other whitespace fold to one space; what is left of C0/C1 controls, and the bidi
+# overrides that could reorder the rest of a row, becomes U+FFFD.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Backslash-escaped in markdown text: code spans, emphasis, links, strikethrough, table cells.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
+# GitHub links `@name` and `#12` after rendering, whatever the escapes: a zero-width joiner breaks them.
+_REFERENCE = re.compile("([@#])")
+ZERO_WIDTH_JOINER = "\u200d"
+
+
+def one_line(text: str) -> str:
+    """`text` on one line, without control characters: the common ground of every escape below."""
+    return _CONTROLS.sub("\ufffd", " ".join(text.split()))
+
+
+def markdown_text(text: str) -> str:
+    """Free text (a note, a message) safe in a GitHub markdown table cell: shown as written, nothing more.
+
+    No raw HTML, no emphasis or links, no `@mention` or `#12` reference, no line break, no cell break.
+    """
+    text = html.escape(one_line(text), quote=False)
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    return _REFERENCE.sub("\\1" + ZERO_WIDTH_JOINER, text)
+
+
+def markdown_code(text: str) -> str:
+    """`text` as a code span in a markdown table cell, whatever backticks or pipes it holds."""
+    text = one_line(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A space each side is stripped again by the renderer; it keeps a leading or trailing backtick apart.
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
+def html_text(text: str) -> str:
+    """Free text safe in HTML element content and attribute values."""
+    return html.escape(one_line(text), quote=True)
+
+
 def _cell(text: str | None, *, code: bool = False) -> str:
     if not text:
         return ""
-    text = " ".join(text.replace("|", "\\|").split())
-    return f"`{text}`" if code else text
+    return markdown_code(text) if code else markdown_text(text)
 
 
 def write_markdown(report: Report, out: TextIO) -> None:
     """A pull-request comment: the headline, a table of changes and errors, in-sync peaks as a count."""
-    out.write(f"### oes-reconcile {report.command}\n\n**{headline(report)}**\n\n")
+    out.write(f"### oes-reconcile {report.command}\n\n**{markdown_text(headline(report))}**\n\n")
     listed = [item for item in report.items if item.status is not Status.IN_SYNC]
     if listed:
         out.write("| | Data entry | Peak | Current | Desired | Status | Source | Note |\n")

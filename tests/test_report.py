@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from reconciler.models import Item, Status
 from reconciler.report import (
+    ZERO_WIDTH_JOINER,
     Report,
     headline,
+    html_text,
+    markdown_code,
+    markdown_text,
+    one_line,
     summary,
     write_json,
     write_markdown,
@@ -322,6 +333,123 @@ def test_a_full_match_is_not_counted_as_element_only() -> None:
     assert summary(rep)["element_only"] == 0
 
 
+# --- Markdown that GitHub shows as written: hostile notes and ids ---
+
+HOSTILE_NOTE = "@channel <img src=x onerror=alert(1)> | ``x`` #12\nsecond line & *more* [link](http://x) \\"
+HOSTILE_PEAK = "p`1`|<b>"
+HOSTILE_SOURCE = "over`rides/a|b.yaml:4"
+
+
+class Cells(HTMLParser):
+    """The cells of the rendered tables, as text; the text outside code; every element seen."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.codes: list[str] = []
+        self.tags: set[str] = set()
+        self.plain = ""
+        self._in_cell = self._in_code = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self._in_cell = True
+        elif tag == "code":
+            self._in_code = True
+            self.codes.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code":
+            self._in_code = False
+        elif tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.rows[-1][-1] += data
+        if self._in_code:
+            self.codes[-1] += data
+        else:
+            self.plain += data
+
+
+def rendered(markdown: str) -> Cells:
+    """Markdown rendered as a CommonMark renderer with GFM tables does (markdown-it-py, which rich brings)."""
+    cells = Cells()
+    cells.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
+    return cells
+
+
+def hostile_report() -> Report:
+    hostile = Item(
+        ENTRY,
+        HOSTILE_PEAK,
+        "Ga_`417.2`",
+        Status.CHANGE,
+        HOSTILE_SOURCE,
+        note=HOSTILE_NOTE,
+        current="`In_451.1",
+        element="In",
+        manual=False,
+    )
+    return report(hostile, stopped="API unreachable at https://api.example.test/_x_/")
+
+
+def test_hostile_notes_and_ids_are_shown_as_written_in_markdown() -> None:
+    """Mentions, raw HTML, backticks, pipes, line breaks and `#12` in notes and ids: shown, never acted on."""
+    out = io.StringIO()
+    write_markdown(hostile_report(), out)
+    markdown = out.getvalue()
+    html = rendered(markdown)
+    assert markdown.count("\n| ") == 2  # the header and one row: the note's line break was folded
+    header, row = html.rows
+    assert len(row) == len(header) == 8  # no `|` opened a cell
+    assert not html.tags - {"h3", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "code"}
+    assert [row[2], row[3], row[4], row[6]] == [HOSTILE_PEAK, "`In_451.1", "Ga_`417.2`", HOSTILE_SOURCE]
+    assert row[7].replace(ZERO_WIDTH_JOINER, "") == " ".join(HOSTILE_NOTE.split())
+    assert not re.search("@[A-Za-z0-9]", html.plain)  # GitHub would mention @channel
+    assert not re.search("#[0-9]", html.plain)  # ... and link issue 12
+    assert "**Plan incomplete (API unreachable at https://api.example.test/\\_x\\_/)" in markdown
+
+
+def test_markdown_code_spans_hold_any_text() -> None:
+    """Runs of backticks, a leading or trailing one, pipes, backslashes: the code span shows them all."""
+    for value in ["`", "``", "a`b", "`a", "a`", "a``b`c", "```", "a|b", "a\\|b", "\\", "<b>&amp;"]:
+        html = rendered(f"| h |\n|---|\n| {markdown_code(value)} |\n")
+        assert html.codes == [value], value
+
+
+# Any text, with markdown's and GitHub's special characters well represented.
+ANY_TEXT = st.text(st.one_of(st.sampled_from("`|\\<>&@#*_[]()~!- \n"), st.characters()))
+
+
+@given(ANY_TEXT)
+def test_markdown_text_is_shown_as_written(value: str) -> None:
+    """For any text, the markdown cell renders to exactly that text (on one line), with no element in it."""
+    html = rendered(f"| h |\n|---|\n| {markdown_text(value)} |\n")
+    expected = re.sub("([@#])", "\\1" + ZERO_WIDTH_JOINER, one_line(value))
+    assert html.rows[-1] == [expected]
+    assert not html.tags - {"table", "thead", "tbody", "tr", "th", "td"}
+
+
+@given(ANY_TEXT)
+def test_markdown_code_is_shown_as_written(value: str) -> None:
+    """For any text, the code span renders to exactly that text (on one line)."""
+    if not one_line(value):
+        return
+    html = rendered(f"| h |\n|---|\n| {markdown_code(value)} |\n")
+    assert html.codes == [one_line(value)]
+
+
+def test_html_text_escapes_markup_and_folds_lines() -> None:
+    """The HTML helper leaves no tag, attribute break or line break."""
+    assert html_text('<a href="x">&</a>\n\'@x') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt; &#x27;@x"
+
+
 # --- End to end, the real CLI against the sandbox ---
 
 
@@ -343,3 +471,20 @@ def test_a_refused_key_never_reads_no_changes(
     last = ran.out.splitlines()[-1]
     assert not last.startswith("No changes")
     assert "fetched" in last
+
+
+def test_a_hostile_note_through_the_cli_is_escaped(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """A note from an override file reaches the markdown report escaped, the table intact."""
+    overrides = tmp_path / "o.yaml"
+    note = json.dumps(HOSTILE_NOTE)
+    overrides.write_text(
+        f"version: 1\noverrides:\n  {ENTRY}:\n    p1:\n      candidate_key: Ga_417.2\n      note: {note}\n",
+        encoding="utf-8",
+    )
+    ran = cli("plan", "--format", "markdown", str(overrides))
+    html = rendered(ran.out)
+    header, row = html.rows
+    assert len(row) == len(header)
+    assert row[7].replace(ZERO_WIDTH_JOINER, "") == " ".join(HOSTILE_NOTE.split())
+    assert "img" not in html.tags
+    assert not re.search("@[A-Za-z0-9]|#[0-9]", html.plain)
