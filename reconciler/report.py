@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +14,10 @@ from reconciler.models import Item, Status
 
 FORMAT_VERSION = "1"
 SYMBOLS = {Status.CHANGE: "~", Status.APPLIED: "~", Status.IN_SYNC: "="}
+NOT_PATCHED = "-"
 MOVES = {Status.CHANGE, Status.APPLIED}
+# Statuses that mean no result of the entry was seen: a run made only of these fetched nothing.
+UNSEEN = frozenset({Status.FETCH_FAILED, Status.ENTRY_NOT_FOUND})
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class Report:
     interrupted: bool = False
     stopped: str | None = None
     overrides_digest: str | None = None
+    # Why the run ended early, in words ("the API refused the key"); None when it ran to the end.
+    stopped: str | None = None
 
 
 def summary(report: Report) -> dict[str, int]:
@@ -41,28 +48,69 @@ def summary(report: Report) -> dict[str, int]:
         "failed": counts[Status.FAILED],
         "stale": counts[Status.STALE],
         "errors": sum(n for status, n in counts.items() if status.is_error),
+        "element_only": sum(map(element_only_match, report.items)),
     }
+
+
+def element_only_match(item: Item) -> bool:
+    """An in-sync item compared by element only: the server showed no candidate key, so the line is unseen."""
+    return item.status is Status.IN_SYNC and item.current is None and item.element is not None
+
+
+def stop_reason(report: Report) -> str | None:
+    """Why the run ended before its end, in words, or None when it ran to the end."""
+    return report.stopped or ("interrupted" if report.interrupted else None)
+
+
+def marker(report: Report, item: Item) -> str:
+    """The first column: `~` change or applied, `=` in sync, `-` a change apply left unpatched, `!` else."""
+    if report.command == "apply" and item.status is Status.CHANGE:
+        return NOT_PATCHED
+    return SYMBOLS.get(item.status, "!")
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _errors(s: dict[str, int], fetch_failed: int) -> str:
+    """The error counts, if any: overrides whose entry could not be fetched, then the other errors."""
+    parts = [f"{fetch_failed} not fetched"] if fetch_failed else []
+    if s["errors"] > fetch_failed:
+        parts.append(_plural(s["errors"] - fetch_failed, "error"))
+    return "".join(f", {part}" for part in parts)
+
+
 def headline(report: Report) -> str:
-    """The one-line summary that ends a text report and heads a markdown one."""
+    """The one-line summary that ends a text report and heads a markdown one.
+
+    "No changes" only when the run went to its end and every override was fetched; a stopped run says
+    why first; element-only matches are counted apart, as they cannot tell two lines of one element apart.
+    """
     s = summary(report)
-    errors = f", {_plural(s['errors'], 'error')}" if s["errors"] else ""
+    fetch_failed = sum(item.status is Status.FETCH_FAILED for item in report.items)
+    reason = stop_reason(report)
+    command = "Plan" if report.command == "plan" else "Apply"
+    if reason is None and report.items and all(item.status in UNSEEN for item in report.items):
+        return f"{command}: nothing could be fetched: {_plural(s['errors'], 'error')}."
+    head = f"{command} incomplete ({reason})" if reason else command
+    errors = _errors(s, fetch_failed)
+    by_element = f" ({s['element_only']} by element only)" if s["element_only"] else ""
     if report.command == "plan":
-        if s["change"] == 0:
-            return f"No changes: {_plural(s['in_sync'], 'override')} match{errors}."
-        return f"Plan: {s['change']} to change, {s['in_sync']} in sync{errors}."
-    parts = [f"{s['applied']} applied", f"{s['in_sync']} in sync", f"{s['failed']} failed"]
+        settled = reason is None and fetch_failed == 0 and (s["in_sync"] > 0 or not report.items)
+        if settled and s["change"] == 0:
+            if s["element_only"]:
+                by_element = f" ({s['element_only']} by element only: the line cannot be seen)"
+            verb = "matches" if s["in_sync"] == 1 else "match"
+            return f"No changes: {_plural(s['in_sync'], 'override')} {verb}{by_element}{errors}."
+        return f"{head}: {s['change']} to change, {s['in_sync']} in sync{by_element}{errors}."
+    parts = [f"{s['applied']} applied", f"{s['in_sync']} in sync{by_element}", f"{s['failed']} failed"]
     if s["stale"]:
         parts.append(f"{s['stale']} stale")
     if s["change"]:
         parts.append(f"{s['change']} not patched")
-    line = f"Apply: {', '.join(parts)}{errors}."
-    return f"{line} Interrupted: rerun to finish." if report.interrupted else line
+    line = f"{head}: {', '.join(parts)}{errors}."
+    return f"{line} Rerun to finish." if report.interrupted else line
 
 
 def shown_current(item: Item) -> str:
@@ -87,25 +135,66 @@ def write_text(report: Report, out: TextIO, *, verbose: bool = False) -> None:
     peak_width = max((len(item.peak_id) for item in shown), default=0)
     detail_width = max((len(_detail(item)) for item in shown), default=0)
     for item in shown:
-        symbol = SYMBOLS.get(item.status, "!")
+        symbol = marker(report, item)
         detail = f"{_detail(item):<{detail_width}}"
         line = f"{symbol} {item.data_id} {item.peak_id:<{peak_width}}  {detail}  {item.source}"
-        if item.message and (item.status not in MOVES or verbose):
+        # An unpatched change says why it was left (the run stopped, or --max-changes).
+        if item.message and (item.status not in MOVES or verbose or symbol == NOT_PATCHED):
             line += f"  ({item.message})"
         out.write(line.rstrip() + "\n")
     out.write(headline(report) + "\n")
 
 
+# Line breaks and other whitespace fold to one space; what is left of C0/C1 controls, and the bidi
+# overrides that could reorder the rest of a row, becomes U+FFFD.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Backslash-escaped in markdown text: code spans, emphasis, links, strikethrough, table cells.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
+# GitHub links `@name` and `#12` after rendering, whatever the escapes: a zero-width joiner breaks them.
+_REFERENCE = re.compile("([@#])")
+ZERO_WIDTH_JOINER = "\u200d"
+
+
+def one_line(text: str) -> str:
+    """`text` on one line, without control characters: the common ground of every escape below."""
+    return _CONTROLS.sub("\ufffd", " ".join(text.split()))
+
+
+def markdown_text(text: str) -> str:
+    """Free text (a note, a message) safe in a GitHub markdown table cell: shown as written, nothing more.
+
+    No raw HTML, no emphasis or links, no `@mention` or `#12` reference, no line break, no cell break.
+    """
+    text = html.escape(one_line(text), quote=False)
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    return _REFERENCE.sub("\\1" + ZERO_WIDTH_JOINER, text)
+
+
+def markdown_code(text: str) -> str:
+    """`text` as a code span in a markdown table cell, whatever backticks or pipes it holds."""
+    text = one_line(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A space each side is stripped again by the renderer; it keeps a leading or trailing backtick apart.
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
+def html_text(text: str) -> str:
+    """Free text safe in HTML element content and attribute values."""
+    return html.escape(one_line(text), quote=True)
+
+
 def _cell(text: str | None, *, code: bool = False) -> str:
     if not text:
         return ""
-    text = " ".join(text.replace("|", "\\|").split())
-    return f"`{text}`" if code else text
+    return markdown_code(text) if code else markdown_text(text)
 
 
 def write_markdown(report: Report, out: TextIO) -> None:
     """A pull-request comment: the headline, a table of changes and errors, in-sync peaks as a count."""
-    out.write(f"### oes-reconcile {report.command}\n\n**{headline(report)}**\n\n")
+    out.write(f"### oes-reconcile {report.command}\n\n**{markdown_text(headline(report))}**\n\n")
     listed = [item for item in report.items if item.status is not Status.IN_SYNC]
     if listed:
         out.write("| | Data entry | Peak | Current | Desired | Status | Source | Note |\n")
@@ -113,7 +202,7 @@ def write_markdown(report: Report, out: TextIO) -> None:
         for item in listed:
             note = "; ".join(part for part in (item.note, item.message) if part)
             cells = [
-                SYMBOLS.get(item.status, "!"),
+                marker(report, item),
                 _cell(item.data_id, code=True),
                 _cell(item.peak_id, code=True),
                 _cell(shown_current(item), code=True),

@@ -63,7 +63,7 @@ def test_example_plan_shows_changes_in_sync_and_one_error(sandbox: Sandbox, cli:
     """The shipped example plans to 6 changes, 4 in sync and 1 error, exit 1 for the error."""
     ran = cli("plan", "examples/")
     assert ran.code == 1
-    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync, 1 error."
+    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync (1 by element only), 1 error."
     assert f"! {INGAN} p9  peak_not_found" in ran.out
     assert sandbox.stats()["by_method"] == {"GET": 4}
 
@@ -82,7 +82,7 @@ def test_one_get_per_entry_one_patch_per_change_then_nothing(
     sandbox.reset_stats()
     again = cli("plan", "--detailed-exitcode", str(overrides))
     assert again.code == 0, again.out
-    assert again.out == "No changes: 7 overrides match.\n"
+    assert again.out == "No changes: 7 overrides match (1 by element only: the line cannot be seen).\n"
     assert sandbox.stats()["by_method"] == {"GET": 4}
 
 
@@ -292,7 +292,7 @@ def test_sandbox_flag_runs_in_process(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     """--sandbox needs no key or endpoint: it plans the example against an in-process sandbox."""
     monkeypatch.delenv("AS_API_KEY", raising=False)
     ran = cli("plan", "--sandbox", "examples/")
-    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync, 1 error."
+    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync (1 by element only), 1 error."
 
 
 @pytest.mark.parametrize(

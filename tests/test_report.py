@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from reconciler.models import Item, Status
-from reconciler.report import Report, headline, summary, write_json, write_markdown, write_text
+from reconciler.report import (
+    ZERO_WIDTH_JOINER,
+    Report,
+    headline,
+    html_text,
+    markdown_code,
+    markdown_text,
+    one_line,
+    summary,
+    write_json,
+    write_markdown,
+    write_text,
+)
+from reconciler.sandbox import Sandbox
+from tests.conftest import Cli
 from tests.factories import ENTRY, OTHER
 
 
@@ -75,7 +97,8 @@ def test_apply_headline_counts_outcomes_and_interruption() -> None:
         interrupted=True,
     )
     assert headline(rep) == (
-        "Apply: 1 applied, 0 in sync, 1 failed, 1 stale, 1 not patched. Interrupted: rerun to finish."
+        "Apply incomplete (interrupted): 1 applied, 0 in sync, 1 failed, 1 stale, 1 not patched. "
+        "Rerun to finish."
     )
 
 
@@ -130,6 +153,7 @@ def test_json_has_the_specified_shape_and_order() -> None:
         "failed": 0,
         "stale": 0,
         "errors": 1,
+        "element_only": 0,
     }
     assert document["items"][0] == {
         "data_id": ENTRY,
@@ -158,3 +182,309 @@ def test_summary_counts_every_error_status() -> None:
     errors = [Status.ENTRY_NOT_FOUND, Status.PEAK_NOT_FOUND, Status.INVALID_CANDIDATE, Status.FETCH_FAILED]
     rep = report(*(item(f"p{i}", status) for i, status in enumerate(errors)))
     assert summary(rep)["errors"] == 4
+
+
+# --- The headline tells the truth at a glance ---
+
+NOT_FETCHED = "not fetched: the run was interrupted"
+
+
+def unseen(peak_id: str, status: Status = Status.FETCH_FAILED, message: str = NOT_FETCHED) -> Item:
+    return item(peak_id, status, current=None, element=None, manual=None, message=message)
+
+
+def by_element(peak_id: str) -> Item:
+    """An in-sync item the server showed by element only (no candidate key)."""
+    return item(peak_id, Status.IN_SYNC, current=None, element="Ga", manual=True, message="by element")
+
+
+def in_sync(peak_id: str) -> Item:
+    return item(peak_id, Status.IN_SYNC, current="Ga_417.2", manual=True)
+
+
+def test_unpatched_changes_of_an_apply_have_their_own_marker() -> None:
+    """After a stopped apply, a change left unpatched reads `-` (with why), never `~`, which reads as done."""
+    rep = report(
+        item("p1", Status.APPLIED, current="Ga_417.2", manual=True),
+        item("p2", Status.CHANGE, message="not patched: the API refused the key"),
+        command="apply",
+        stopped="the API refused the key",
+    )
+    lines = text(rep).splitlines()
+    assert lines[0].startswith(f"~ {ENTRY} p1  ")
+    assert lines[1] == (
+        f"- {ENTRY} p2  In_451.1 -> Ga_417.2  overrides/gan.yaml:6  (not patched: the API refused the key)"
+    )
+    assert (
+        lines[2]
+        == "Apply incomplete (the API refused the key): 1 applied, 0 in sync, 0 failed, 1 not patched."
+    )
+    out = io.StringIO()
+    write_markdown(rep, out)
+    assert f"| - | `{ENTRY}` | `p2` |" in out.getvalue()
+    assert f"| ~ | `{ENTRY}` | `p1` |" in out.getvalue()
+
+
+def test_a_plan_marks_its_changes_as_to_do() -> None:
+    """In a plan, a change is `~` (would PATCH): `-` is only for an apply that left it."""
+    assert text(report(item("p1", Status.CHANGE))).startswith(f"~ {ENTRY} p1")
+
+
+@pytest.mark.parametrize(
+    ("stopped", "interrupted", "reason"),
+    [
+        (None, True, "interrupted"),
+        ("the API refused the key", False, "the API refused the key"),
+        (
+            "API unreachable at https://api.example.test/",
+            True,
+            "API unreachable at https://api.example.test/",
+        ),
+    ],
+)
+def test_a_stopped_plan_never_says_no_changes(stopped: str | None, interrupted: bool, reason: str) -> None:
+    """A stopped plan says why first (`stopped` over a bare signal), and what it did not fetch."""
+    rep = report(
+        in_sync("p1"), in_sync("p2"), unseen("p3"), unseen("p4"), stopped=stopped, interrupted=interrupted
+    )
+    expected = f"Plan incomplete ({reason}): 0 to change, 2 in sync, 2 not fetched."
+    assert headline(rep) == expected
+
+
+def test_a_stopped_plan_that_saw_everything_still_says_it_stopped() -> None:
+    """Even with every override seen in sync, a stop (here an internal error) is not "No changes"."""
+    rep = report(in_sync("p1"), stopped="an internal error")
+    assert headline(rep) == "Plan incomplete (an internal error): 0 to change, 1 in sync."
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("interrupted", "Apply incomplete (interrupted): 0 applied, 1 in sync, 0 failed, 1 not patched."),
+        (
+            "the audit log could not be written",
+            "Apply incomplete (the audit log could not be written): 0 applied, 1 in sync, 0 failed, "
+            "1 not patched.",
+        ),
+    ],
+)
+def test_a_stopped_apply_names_the_reason(reason: str, expected: str) -> None:
+    """Apply's headline names the stop reason in front; a signal also says a rerun finishes the job."""
+    rep = report(in_sync("p1"), item("p2", Status.CHANGE), command="apply", stopped=reason)
+    assert headline(rep) == expected
+    interrupted = report(in_sync("p1"), item("p2", Status.CHANGE), command="apply", interrupted=True)
+    assert headline(interrupted) == (
+        "Apply incomplete (interrupted): 0 applied, 1 in sync, 0 failed, 1 not patched. Rerun to finish."
+    )
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_nothing_fetched_says_so(command: str) -> None:
+    """Every override unfetched (refused, unreachable, not found): "nothing could be fetched"."""
+    rep = report(
+        unseen("p1"),
+        unseen("p2", message="not fetched: the API refused the key"),
+        unseen("p3", Status.ENTRY_NOT_FOUND, message="no such entry"),
+        command=command,
+    )
+    assert headline(rep) == f"{command.title()}: nothing could be fetched: 3 errors."
+
+
+def test_a_plan_with_unfetched_entries_is_not_no_changes() -> None:
+    """An entry not fetched (retries exhausted) may need changes: the plan does not say there are none."""
+    rep = report(in_sync("p1"), in_sync("p2"), unseen("p3", message="gave up after 6 attempts"))
+    assert headline(rep) == "Plan: 0 to change, 2 in sync, 1 not fetched."
+
+
+def test_a_plan_of_only_errors_is_not_no_changes() -> None:
+    """Peaks fetched but none found matches nothing: the counts, not "No changes"."""
+    rep = report(unseen("p1", Status.PEAK_NOT_FOUND, "no p1"), unseen("p2", Status.PEAK_NOT_FOUND, "no p2"))
+    assert headline(rep) == "Plan: 0 to change, 0 in sync, 2 errors."
+
+
+def test_one_match_is_singular() -> None:
+    """One override in sync: "1 override matches"."""
+    assert headline(report(in_sync("p1"))) == "No changes: 1 override matches."
+
+
+def test_element_only_matches_are_counted_apart() -> None:
+    """A match by element only cannot tell two lines apart: the headline says how many there are."""
+    matches = [by_element("p1"), by_element("p2"), by_element("p3"), in_sync("p4")]
+    missing = unseen("p9", Status.PEAK_NOT_FOUND, "no p9")
+    assert headline(report(*matches, missing)) == (
+        "No changes: 4 overrides match (3 by element only: the line cannot be seen), 1 error."
+    )
+    assert headline(report(*matches, item("p5", Status.CHANGE), item("p6", Status.CHANGE))) == (
+        "Plan: 2 to change, 4 in sync (3 by element only)."
+    )
+    applied = item("p5", Status.APPLIED, current=None, element="Ga", manual=True)
+    assert headline(report(*matches, applied, command="apply")) == (
+        "Apply: 1 applied, 4 in sync (3 by element only), 0 failed."
+    )
+    assert summary(report(*matches, applied))["element_only"] == 3
+    out = io.StringIO()
+    write_markdown(report(*matches), out)
+    assert "**No changes: 4 overrides match (3 by element only: the line cannot be seen).**" in out.getvalue()
+
+
+def test_a_full_match_is_not_counted_as_element_only() -> None:
+    """A peak showing its candidate key is a full match, and an unseen peak is no match at all."""
+    rep = report(in_sync("p1"), unseen("p2", Status.PEAK_NOT_FOUND, "no p2"), item("p3", Status.CHANGE))
+    assert summary(rep)["element_only"] == 0
+
+
+# --- Markdown that GitHub shows as written: hostile notes and ids ---
+
+HOSTILE_NOTE = "@channel <img src=x onerror=alert(1)> | ``x`` #12\nsecond line & *more* [link](http://x) \\"
+HOSTILE_PEAK = "p`1`|<b>"
+HOSTILE_SOURCE = "over`rides/a|b.yaml:4"
+
+
+class Cells(HTMLParser):
+    """The cells of the rendered tables, as text; the text outside code; every element seen."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.codes: list[str] = []
+        self.tags: set[str] = set()
+        self.plain = ""
+        self._in_cell = self._in_code = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self._in_cell = True
+        elif tag == "code":
+            self._in_code = True
+            self.codes.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code":
+            self._in_code = False
+        elif tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.rows[-1][-1] += data
+        if self._in_code:
+            self.codes[-1] += data
+        else:
+            self.plain += data
+
+
+def rendered(markdown: str) -> Cells:
+    """Markdown rendered as a CommonMark renderer with GFM tables does (markdown-it-py, which rich brings)."""
+    cells = Cells()
+    cells.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
+    return cells
+
+
+def hostile_report() -> Report:
+    hostile = Item(
+        ENTRY,
+        HOSTILE_PEAK,
+        "Ga_`417.2`",
+        Status.CHANGE,
+        HOSTILE_SOURCE,
+        note=HOSTILE_NOTE,
+        current="`In_451.1",
+        element="In",
+        manual=False,
+    )
+    return report(hostile, stopped="API unreachable at https://api.example.test/_x_/")
+
+
+def test_hostile_notes_and_ids_are_shown_as_written_in_markdown() -> None:
+    """Mentions, raw HTML, backticks, pipes, line breaks and `#12` in notes and ids: shown, never acted on."""
+    out = io.StringIO()
+    write_markdown(hostile_report(), out)
+    markdown = out.getvalue()
+    html = rendered(markdown)
+    assert markdown.count("\n| ") == 2  # the header and one row: the note's line break was folded
+    header, row = html.rows
+    assert len(row) == len(header) == 8  # no `|` opened a cell
+    assert not html.tags - {"h3", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "code"}
+    assert [row[2], row[3], row[4], row[6]] == [HOSTILE_PEAK, "`In_451.1", "Ga_`417.2`", HOSTILE_SOURCE]
+    assert row[7].replace(ZERO_WIDTH_JOINER, "") == " ".join(HOSTILE_NOTE.split())
+    assert not re.search("@[A-Za-z0-9]", html.plain)  # GitHub would mention @channel
+    assert not re.search("#[0-9]", html.plain)  # ... and link issue 12
+    assert "**Plan incomplete (API unreachable at https://api.example.test/\\_x\\_/)" in markdown
+
+
+def test_markdown_code_spans_hold_any_text() -> None:
+    """Runs of backticks, a leading or trailing one, pipes, backslashes: the code span shows them all."""
+    for value in ["`", "``", "a`b", "`a", "a`", "a``b`c", "```", "a|b", "a\\|b", "\\", "<b>&amp;"]:
+        html = rendered(f"| h |\n|---|\n| {markdown_code(value)} |\n")
+        assert html.codes == [value], value
+
+
+# Any text, with markdown's and GitHub's special characters well represented.
+ANY_TEXT = st.text(st.one_of(st.sampled_from("`|\\<>&@#*_[]()~!- \n"), st.characters()))
+
+
+@given(ANY_TEXT)
+def test_markdown_text_is_shown_as_written(value: str) -> None:
+    """For any text, the markdown cell renders to exactly that text (on one line), with no element in it."""
+    html = rendered(f"| h |\n|---|\n| {markdown_text(value)} |\n")
+    expected = re.sub("([@#])", "\\1" + ZERO_WIDTH_JOINER, one_line(value))
+    assert html.rows[-1] == [expected]
+    assert not html.tags - {"table", "thead", "tbody", "tr", "th", "td"}
+
+
+@given(ANY_TEXT)
+def test_markdown_code_is_shown_as_written(value: str) -> None:
+    """For any text, the code span renders to exactly that text (on one line)."""
+    if not one_line(value):
+        return
+    html = rendered(f"| h |\n|---|\n| {markdown_code(value)} |\n")
+    assert html.codes == [one_line(value)]
+
+
+def test_html_text_escapes_markup_and_folds_lines() -> None:
+    """The HTML helper leaves no tag, attribute break or line break."""
+    assert html_text('<a href="x">&</a>\n\'@x') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt; &#x27;@x"
+
+
+# --- End to end, the real CLI against the sandbox ---
+
+
+def test_example_plan_counts_its_element_only_match(sandbox: Sandbox, cli: Cli) -> None:
+    """The sandbox's AlN entry shows elements only: its match is counted apart in text and markdown."""
+    ran = cli("plan", "examples/overrides.yaml")
+    assert "in sync (1 by element only)" in ran.out.splitlines()[-1]
+    markdown = cli("plan", "--format", "markdown", "examples/overrides.yaml").out
+    assert "in sync (1 by element only)" in markdown.splitlines()[2]
+
+
+def test_a_refused_key_never_reads_no_changes(
+    sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plan with a key the API refuses: the headline says nothing was fetched, not "No changes"."""
+    monkeypatch.setenv("AS_API_KEY", "not-the-key")
+    ran = cli("plan", "examples/overrides.yaml")
+    assert ran.code == 1
+    last = ran.out.splitlines()[-1]
+    assert not last.startswith("No changes")
+    assert "fetched" in last
+
+
+def test_a_hostile_note_through_the_cli_is_escaped(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """A note from an override file reaches the markdown report escaped, the table intact."""
+    overrides = tmp_path / "o.yaml"
+    note = json.dumps(HOSTILE_NOTE)
+    overrides.write_text(
+        f"version: 1\noverrides:\n  {ENTRY}:\n    p1:\n      candidate_key: Ga_417.2\n      note: {note}\n",
+        encoding="utf-8",
+    )
+    ran = cli("plan", "--format", "markdown", str(overrides))
+    html = rendered(ran.out)
+    header, row = html.rows
+    assert len(row) == len(header)
+    assert row[7].replace(ZERO_WIDTH_JOINER, "") == " ".join(HOSTILE_NOTE.split())
+    assert "img" not in html.tags
+    assert not re.search("@[A-Za-z0-9]|#[0-9]", html.plain)

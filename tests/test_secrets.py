@@ -250,7 +250,7 @@ def test_https_certificates_are_verified(tmp_path: Path, cli: Cli, monkeypatch: 
 
         monkeypatch.setenv("SSL_CERT_FILE", str(own_cert))  # trust it, as a lab with its own CA would
         trusted = cli("plan", "--endpoint", url, str(overrides))
-        assert (trusted.code, trusted.out) == (0, "No changes: 1 override match.\n")
+        assert (trusted.code, trusted.out) == (0, "No changes: 1 override matches.\n")
         assert TlsHandler.served == [f"/oes/{GAN}"]
 
     with https_server(other_cert, other_key) as url:

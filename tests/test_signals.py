@@ -114,7 +114,9 @@ def test_signal_stops_sending_writes_the_report_and_a_rerun_finishes(
     assert code == 130, err
     assert f"{signum.name}: sending nothing new" in err
     assert "Traceback" not in err
-    assert out.splitlines()[-1].endswith("Interrupted: rerun to finish.")
+    headline = out.splitlines()[-1]
+    assert headline.startswith("Apply incomplete (interrupted): ")
+    assert headline.endswith(" Rerun to finish.")
     # Only what was already on its way when the signal came may reach the server afterwards.
     assert at_exit["requests"] - at_signal["requests"] <= CONCURRENCY
     assert at_exit["in_flight"] == 0
@@ -130,6 +132,8 @@ def test_signal_stops_sending_writes_the_report_and_a_rerun_finishes(
     assert applied, "something was done before the signal"
     assert not_fetched, "something was left undone"
     assert applied | not_patched | not_fetched | in_sync == set(outcomes)
+    # Changes left unpatched have their own marker: `~` would read as applied.
+    assert {tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("- ")} == not_patched
     # Every PATCH the server received is in the report as applied: those in flight were let finish.
     assert set(patch_requests(sandbox)) == applied
     assert document["summary"]["applied"] == at_exit["by_method"]["PATCH"]
