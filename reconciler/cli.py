@@ -130,10 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_export(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Write an override file of the entries' current manual assignments (sorted and stable: "
+        "`plan` of it reports no changes). Exit 1 when an entry has no OES result (HTTP 404: the "
+        "others are still written), when a fetch fails after retries (nothing is written), or when "
+        "nothing could be exported (e.g. the server sends only elements, no candidate keys)."
+    )
     parser.add_argument("data_ids", nargs="*", metavar="DATA_ID")
     parser.add_argument("--ids-file", metavar="F", help="data ids, one a line (# comments)")
     parser.add_argument("--format", choices=("yaml", "csv"), default="yaml")
-    parser.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
+    parser.add_argument(
+        "-o", "--output", metavar="PATH", help="write here (whole, or not at all) instead of stdout"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing -o file (through a link: the file it names); never a FIFO, device, folder",
+    )
     parser.add_argument(
         "--all-peaks", action="store_true", help="every peak's applied candidate, not only manual"
     )

@@ -93,6 +93,7 @@ def export(args: argparse.Namespace) -> int:
         format=args.format,
         output=args.output,
         all_peaks=args.all_peaks,
+        force=args.force,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
         connection=connection,

@@ -7,6 +7,7 @@ import csv
 import io
 import logging
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from yaml.resolver import Resolver
 from reconciler import output
 from reconciler.api import ApiClient, RequestFailed, RunStopped
 from reconciler.diff import NO_ENTRY
-from reconciler.errors import InputError
+from reconciler.errors import ConfigError, InputError
 from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.models import OESResult, PeakState
 from reconciler.retry import RetryPolicy
@@ -53,41 +54,151 @@ class ExportOptions:
     format: str = "yaml"
     output: str | None = None
     all_peaks: bool = False
+    force: bool = False
     concurrency: int = 8
     max_attempts: int = 6
     connection: ConnectionOptions = field(default_factory=ConnectionOptions)
 
 
 def run_export(options: ExportOptions) -> int:
-    """Fetch every named entry once and write its assignments; if any fetch fails, write nothing."""
+    """Fetch every named entry once and write what an override file can carry.
+
+    Exit 1 when an entry has no result (404: the others are still written), when a fetch failed (then
+    nothing is written: the file would look complete without that entry), or when nothing could be
+    exported because of such problems (nothing is written then either).
+    """
     data_ids = read_ids(options.data_ids, options.ids_file)
+    target = None
     if options.output is not None:
-        output.prepare(options.output)
+        target = output_target(options.output, force=options.force, ids_file=options.ids_file)
+        output.prepare(target)
     retry = RetryPolicy.for_run(options.max_attempts)
     with connect(options.connection) as connection:
         # The sandbox's port differs per run; naming it would make re-exports differ byte for byte.
         source = "the in-process sandbox" if options.connection.sandbox else connection.endpoint
-        results, failures = asyncio.run(
-            fetch_all(connection, data_ids, concurrency=options.concurrency, retry=retry)
-        )
-    if failures:
-        for data_id, reason in failures:
-            log.error("%s: %s", data_id, reason)
-        log.error(
-            "export failed for %d of %d data entries; nothing was written", len(failures), len(data_ids)
-        )
+        fetched = asyncio.run(fetch_all(connection, data_ids, concurrency=options.concurrency, retry=retry))
+    for data_id, reason in fetched.problems:
+        log.error("%s: %s", data_id, reason)
+    if fetched.failed:
+        entries = _count(len(data_ids), "data entry", "data entries")
+        log.error("export failed for %d of %s; nothing was written", fetched.failed, entries)
         return EXIT_FAILED
-    assignments = assignments_of(results, all_peaks=options.all_peaks)
-    if not assignments:
-        hint = "" if options.all_peaks else " (only pinned peaks are exported; --all-peaks takes every one)"
-        entries = "1 data entry" if len(data_ids) == 1 else f"{len(data_ids)} data entries"
-        log.warning("nothing to export from %s%s", entries, hint)
+    exported = assignments_of(fetched.results, all_peaks=options.all_peaks)
+    if not _explain(exported, missing=fetched.missing, entries=len(data_ids), all_peaks=options.all_peaks):
+        return EXIT_FAILED
     if options.format == "csv":
-        text = render_csv(assignments)
+        text = render_csv(exported.assignments)
     else:
-        text = render_yaml(assignments, source=source, all_peaks=options.all_peaks)
-    write_output(text, options.output)
-    return EXIT_OK
+        text = render_yaml(exported.assignments, source=source, all_peaks=options.all_peaks)
+    if options.output is not None and target is not None:
+        # Checked again: a file (or a FIFO) may have appeared at the path while the entries were fetched.
+        if output_target(options.output, force=options.force, ids_file=options.ids_file) != target:
+            raise ConfigError(f"{options.output} changed while the export ran; nothing was written")
+        if target != options.output:
+            log.warning("writing %s, the file that the symbolic link %s points to", target, options.output)
+    write_output(text, target)
+    return EXIT_FAILED if fetched.missing else EXIT_OK
+
+
+def _explain(exported: Exported, *, missing: int, entries: int, all_peaks: bool) -> bool:
+    """Say what was left out and why; False when nothing could be exported because of it (write nothing)."""
+    peaks = _count(exported.element_only, "peak")
+    no_result = (
+        f"{missing} of {_count(entries, 'data entry', 'data entries')} {'has' if missing == 1 else 'have'}"
+    )
+    if exported.assignments:
+        if exported.element_only:
+            log.warning(
+                "%s skipped: the server sends no candidate key, only the element "
+                "(an override file needs candidate keys)",
+                peaks,
+            )
+        if missing:
+            log.error("%s no OES result (HTTP 404); the export holds the others", no_result)
+        return True
+    if exported.element_only:
+        log.error(
+            "the server sends no candidate key for these peaks, only elements: an override file needs "
+            "candidate keys; %s skipped",
+            peaks,
+        )
+    if missing:
+        log.error("%s no OES result (HTTP 404)", no_result)
+    if exported.element_only or exported.unnameable or missing:
+        log.error("nothing could be exported; nothing was written")
+        return False
+    hint = "" if all_peaks else " (only pinned peaks are exported; --all-peaks takes every one)"
+    log.warning("nothing to export from %s%s", _count(entries, "data entry", "data entries"), hint)
+    return True
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else (many or one + 's')}"
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def output_target(path: str, *, force: bool, ids_file: str | None = None) -> str:
+    """The file `export -o PATH` may replace: PATH, or (with `force`) the regular file a link at PATH names.
+
+    Refused before anything is sent: an existing file without `force`; and, even with it, anything
+    but a regular file (a folder, FIFO, device or socket, a link to one, a dangling or looping link),
+    which is never opened, followed into or replaced.
+    """
+    given = Path(path)
+    try:
+        mode = given.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return path  # nothing there yet; output.prepare checks its folder
+    except OSError as exc:
+        raise ConfigError(f"cannot check -o {path}: {exc.strerror}") from None
+    target, link = path, ""
+    if stat.S_ISLNK(mode):
+        try:
+            mode = given.stat().st_mode
+            target = str(given.resolve(strict=True))
+        except FileNotFoundError:
+            raise _refused(path, f"a symbolic link to {_link_text(given)}, which does not exist") from None
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, on Python before 3.13
+            reason = exc.strerror if isinstance(exc, OSError) else "a loop"
+            raise _refused(path, f"a symbolic link that cannot be followed ({reason})") from None
+        link = f"a symbolic link to {target}"
+    if not stat.S_ISREG(mode):
+        kind = next((name for is_kind, name in _KINDS if is_kind(mode)), "a special file")
+        raise _refused(path, f"{link}, {kind}" if link else kind)
+    if ids_file is not None and _same_file(target, ids_file):
+        raise ConfigError(f"refusing to write {path}: it is the --ids-file")
+    if not force:
+        named = f" ({link})" if link else ""
+        raise ConfigError(f"{path} already exists{named}; add --force to replace it")
+    return target
+
+
+def _same_file(path: str, other: str) -> bool:
+    try:
+        return Path(path).samefile(other)
+    except OSError:
+        return False
+
+
+def _link_text(link: Path) -> str:
+    try:
+        return str(link.readlink())
+    except OSError:
+        return "a path that cannot be read"
+
+
+def _refused(path: str, what: str) -> ConfigError:
+    return ConfigError(
+        f"refusing to write {path}: it is {what}; export -o writes only a regular file, even with --force"
+    )
 
 
 def read_ids(arguments: Sequence[str], ids_file: str | None) -> list[str]:
@@ -112,23 +223,35 @@ def read_ids(arguments: Sequence[str], ids_file: str | None) -> list[str]:
     return list(dict.fromkeys(normalise_data_id(value) for _where, value in named))
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What one GET per entry gave: results, and each entry without one with the reason (in id order)."""
+
+    results: dict[str, OESResult]
+    problems: list[tuple[str, str]]
+    missing: int  # entries that answered 404: definitely no result, the others can still be exported
+    failed: int  # entries whose fetch failed (retries ran out, stopped): their state is unknown
+
+
 async def fetch_all(
     connection: Connection, data_ids: Sequence[str], *, concurrency: int, retry: RetryPolicy
-) -> tuple[dict[str, OESResult], list[tuple[str, str]]]:
+) -> Fetched:
     """Each entry's result, one GET each, and the entries that could not be fetched with the reason."""
     # The client's own slots bound the requests in flight to `concurrency`.
     async with ApiClient(connection, concurrency=concurrency, retry=retry) as client:
         answers = await asyncio.gather(*(_fetch(client, d) for d in data_ids), return_exceptions=True)
     results: dict[str, OESResult] = {}
-    failures: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = []
+    missing = 0
     for data_id, answer in zip(data_ids, answers, strict=True):
         if isinstance(answer, BaseException):
             raise answer  # a refused key (AuthError) stops the export as it stops a run
         if isinstance(answer, OESResult):
             results[data_id] = answer
         else:
-            failures.append((data_id, answer))
-    return results, failures
+            missing += answer == NO_ENTRY
+            problems.append((data_id, answer))
+    return Fetched(results, problems, missing=missing, failed=len(problems) - missing)
 
 
 async def _fetch(client: ApiClient, data_id: str) -> OESResult | str:
@@ -141,20 +264,36 @@ async def _fetch(client: ApiClient, data_id: str) -> OESResult | str:
     return NO_ENTRY if answer.result is None else answer.result
 
 
-def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Assignments:
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """The assignments an override file can carry, and how many peaks had to be left out, by reason."""
+
+    assignments: Assignments
+    element_only: int = 0  # the server names only the peak's element, no candidate key
+    unnameable: int = 0  # an id or key the loader would refuse
+
+
+def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Exported:
     """The manual assignments (or every peak's, with `all_peaks`) that an override file can carry."""
     exported: Assignments = {}
+    element_only = unnameable = 0
     for data_id in sorted(results):
         # `plan` looks at the first peak of an id, so the export does too.
         first = {peak.peak_id: peak for peak in reversed(results[data_id].detected_peaks)}
-        peaks = {
-            peak_id: key
-            for peak_id, peak in sorted(first.items())
-            if (all_peaks or peak.manual) and (key := _exportable(data_id, peak)) is not None
-        }
+        peaks: dict[str, str] = {}
+        for peak_id, peak in sorted(first.items()):
+            if not (all_peaks or peak.manual):
+                continue
+            key = _exportable(data_id, peak)
+            if key is not None:
+                peaks[peak_id] = key
+            elif peak.applied is None:
+                element_only += 1
+            else:
+                unnameable += 1
         if peaks:
             exported[data_id] = peaks
-    return exported
+    return Exported(exported, element_only=element_only, unnameable=unnameable)
 
 
 def _exportable(data_id: str, peak: PeakState) -> str | None:

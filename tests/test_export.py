@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import stat
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler import export as export_module
 from reconciler.cli import main
 from reconciler.export import render_csv, render_yaml
 from reconciler.load import load_overrides
 from reconciler.load_rules import text_problem
 from reconciler.sandbox import Faults, Sandbox
+from tests.conftest import Cli
 from tests.factories import ENTRY, peak_by_element, peak_with_key, result_doc
 
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"  # `candidate_key` on each peak; p2 pinned, p1 not
@@ -146,21 +155,6 @@ def test_no_ids_is_an_error(sandbox: Sandbox, tmp_path: Path, capsys: pytest.Cap
     assert "name at least one DATA_ID" in err
 
 
-def test_missing_entry_fails_and_writes_nothing(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """An entry that answers 404 fails the export with exit 1; the output file is left as it was."""
-    target = tmp_path / "current.yaml"
-    target.write_text("previous export\n", encoding="utf-8")
-    code, out, err = export(capsys, GAN, MISSING, "-o", str(target))
-    assert code == 1
-    assert out == ""
-    assert f"{MISSING}: no OES result for this data entry (HTTP 404)" in err
-    assert "nothing was written" in err
-    assert target.read_text(encoding="utf-8") == "previous export\n"
-    assert [path.name for path in tmp_path.iterdir()] == ["current.yaml"]
-
-
 def test_failed_fetch_fails_the_export(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
     """An entry whose GET still fails after the last attempt fails the export, and stdout stays empty."""
     sandbox.set_faults(Faults(fail_first=5, fail_kind="503"))
@@ -169,18 +163,6 @@ def test_failed_fetch_fails_the_export(sandbox: Sandbox, capsys: pytest.CaptureF
     assert out == ""
     assert f"{GAN}: fetch failed: HTTP 503" in err
     assert sandbox.stats()["by_method"] == {"GET": 2}
-
-
-def test_element_only_peaks_are_skipped_with_a_warning(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A peak the server gives no candidate key for is left out, with a warning naming entry and peak."""
-    code, out, err = export(capsys, ALN, "--all-peaks")
-    assert code == 0
-    assert out.endswith("version: 1\noverrides: {}\n")
-    assert f"{ALN} p1: skipped: the server sends no candidate key" in err
-    assert f"{ALN} p2: skipped" in err
-    assert "WARNING: nothing to export from 1 data entry\n" in err
 
 
 def test_one_get_per_entry(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,3 +229,289 @@ def test_refused_key_stops_the_export(
     assert out == ""
     assert "AuthError: the API refused the key (HTTP 401" in err
     assert "not-the-key" not in err
+
+
+# --- `-o PATH`: what is already there is never lost ---------------------------------------------------
+
+
+def _state(path: Path) -> tuple[int, str, bytes]:
+    """What is at `path`, without opening anything but a regular file: its type, link text and bytes."""
+    mode = path.lstat().st_mode
+    link = str(path.readlink()) if stat.S_ISLNK(mode) else ""
+    data = path.read_bytes() if stat.S_ISREG(mode) else b""
+    return stat.S_IFMT(mode), link, data
+
+
+def test_existing_file_is_kept_without_force(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """`-o` naming an existing file, without --force: exit 1 naming the path and --force, file intact."""
+    target = tmp_path / "current.yaml"
+    target.write_bytes(b"version: 1\r\noverrides: {}  # mine\r\n")
+    ran = cli("export", GAN, "-o", str(target))
+    assert ran.code == 1
+    assert ran.out == ""
+    assert f"{target} already exists; add --force to replace it" in ran.err
+    assert target.read_bytes() == b"version: 1\r\noverrides: {}  # mine\r\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["current.yaml"]
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_force_replaces_an_existing_file(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """With --force the existing file is replaced by the export, whole, and nothing else is left."""
+    target = tmp_path / "current.yaml"
+    target.write_text("previous export\n", encoding="utf-8")
+    ran = cli("export", GAN, "-o", str(target), "--force")
+    assert ran.code == 0, ran.err
+    assert target.read_text(encoding="utf-8").endswith(f"  {GAN}:\n    p2: N2_337.1\n")
+    assert [path.name for path in tmp_path.iterdir()] == ["current.yaml"]
+
+
+def test_link_to_an_override_file_is_kept_without_force(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """A symlink to an override file, without --force: link and file both left byte for byte."""
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_bytes(Path("examples/overrides.yaml").read_bytes())
+    link = tmp_path / "current.yaml"
+    link.symlink_to(overrides.name)
+    before = _state(link), _state(overrides)
+    ran = cli("export", GAN, "-o", str(link))
+    assert ran.code == 1
+    assert f"{link} already exists (a symbolic link to {overrides}); add --force" in ran.err
+    assert (_state(link), _state(overrides)) == before
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_force_through_a_link_writes_the_file_it_names(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """With --force, a link to a regular file stays a link; the file it names gets the export, said aloud."""
+    (tmp_path / "v3.yaml").write_text("old\n", encoding="utf-8")
+    link = tmp_path / "current.yaml"
+    link.symlink_to("v3.yaml")
+    ran = cli("export", GAN, "-o", str(link), "--force")
+    assert ran.code == 0, ran.err
+    assert link.is_symlink()
+    assert str(link.readlink()) == "v3.yaml"
+    assert (tmp_path / "v3.yaml").read_text(encoding="utf-8").endswith("p2: N2_337.1\n")
+    assert f"writing {tmp_path / 'v3.yaml'}, the file that the symbolic link {link} points to" in ran.err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["current.yaml", "v3.yaml"]
+
+
+def _socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+
+
+def _device(path: Path) -> None:
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # what /dev/null is
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here ({exc.strerror}): needs root and CAP_MKNOD")
+
+
+# FIFOs are tried in a real process with a timeout (below): opening one in-process would hang the suite.
+SPECIAL: dict[str, tuple[Callable[[Path], object], str]] = {
+    "folder": (Path.mkdir, "it is a folder"),
+    "socket": (_socket, "it is a socket"),
+    "device": (_device, "it is a character device"),
+    "link to a device": (
+        lambda path: path.symlink_to("/dev/null"),
+        "a symbolic link to /dev/null, a character",
+    ),
+    "link to a folder": (lambda path: path.symlink_to(path.parent), "a symbolic link to "),
+    "dangling link": (lambda path: path.symlink_to("nowhere.yaml"), "to nowhere.yaml, which does not exist"),
+    "link loop": (lambda path: path.symlink_to(path.name), "a symbolic link that cannot be followed"),
+}
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_special_paths_are_refused_even_with_force(
+    sandbox: Sandbox,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    kind: str,
+    force: tuple[str, ...],
+) -> None:
+    """A folder, socket, device or odd link at `-o` is refused, named, untouched, before anything is sent."""
+    monkeypatch.chdir(tmp_path)  # a short relative path: a socket's name is limited to ~100 bytes
+    make, named = SPECIAL[kind]
+    target = Path("out.yaml")
+    make(target)
+    before = sorted(path.name for path in tmp_path.iterdir()), _state(target)
+    ran = cli("export", GAN, "-o", "out.yaml", *force)
+    assert ran.code == 1
+    assert ran.out == ""
+    assert "refusing to write out.yaml:" in ran.err
+    assert named in ran.err
+    assert "even with --force" in ran.err
+    assert "Traceback" not in ran.err
+    assert (sorted(path.name for path in tmp_path.iterdir()), _state(target)) == before
+    assert sandbox.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+@pytest.mark.parametrize("via_link", [False, True], ids=["fifo", "link-to-fifo"])
+def test_fifo_is_refused_by_a_real_process_that_never_hangs(
+    sandbox: Sandbox, tmp_path: Path, via_link: bool, force: tuple[str, ...]
+) -> None:
+    """`-o FIFO` (or a link to one) in a real process: refused at once, the FIFO left; a hang is a timeout."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    target = tmp_path / "out.yaml" if via_link else fifo
+    if via_link:
+        target.symlink_to(fifo.name)
+    before = _state(target)
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()} | {"HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "reconciler", "export", GAN, "-o", str(target), *force]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"refusing to write {target}: it is " in done.stderr
+    assert "a FIFO (named pipe)" in done.stderr
+    assert _state(target) == before
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_the_ids_file_is_never_the_output(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """`--ids-file F -o F --force` is refused: the list of entries is not overwritten by their export."""
+    ids = tmp_path / "entries.txt"
+    ids.write_text(f"{GAN}\n", encoding="utf-8")
+    ran = cli("export", "--ids-file", str(ids), "-o", str(ids), "--force")
+    assert ran.code == 1
+    assert f"refusing to write {ids}: it is the --ids-file" in ran.err
+    assert ids.read_text(encoding="utf-8") == f"{GAN}\n"
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_a_file_that_appears_during_the_export_is_kept(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file made at the `-o` path while entries are fetched is not replaced without --force."""
+    target = tmp_path / "current.yaml"
+    fetch = export_module.fetch_all
+
+    async def fetch_while_someone_writes(*args: Any, **kwargs: Any) -> export_module.Fetched:
+        target.write_text("written meanwhile\n", encoding="utf-8")
+        return await fetch(*args, **kwargs)
+
+    monkeypatch.setattr(export_module, "fetch_all", fetch_while_someone_writes)
+    ran = cli("export", GAN, "-o", str(target))
+    assert ran.code == 1
+    assert f"{target} already exists; add --force" in ran.err
+    assert target.read_text(encoding="utf-8") == "written meanwhile\n"
+
+
+# --- entries without a result, fetches that fail ------------------------------------------------------
+
+
+def test_missing_entry_is_reported_and_the_others_written(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """An entry that answers 404 is named on stderr; the others are written all the same; exit 1."""
+    target = tmp_path / "current.yaml"
+    ran = cli("export", GAN, MISSING, "-o", str(target))
+    assert ran.code == 1
+    assert f"ERROR: {MISSING}: no OES result for this data entry (HTTP 404)\n" in ran.err
+    assert "1 of 2 data entries has no OES result (HTTP 404); the export holds the others" in ran.err
+    assert target.read_text(encoding="utf-8").endswith(f"overrides:\n  {GAN}:\n    p2: N2_337.1\n")
+
+
+def test_only_missing_entries_write_nothing(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """When every entry answers 404 nothing is written (an old export is not emptied); exit 1."""
+    target = tmp_path / "current.yaml"
+    target.write_text("previous export\n", encoding="utf-8")
+    ran = cli("export", MISSING, "-o", str(target), "--force")
+    assert ran.code == 1
+    assert "1 of 1 data entry has no OES result (HTTP 404)" in ran.err
+    assert "nothing could be exported; nothing was written" in ran.err
+    assert target.read_text(encoding="utf-8") == "previous export\n"
+
+
+def test_one_failed_fetch_writes_nothing_even_with_force(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """A fetch that fails after retries keeps the old export whole: it would silently lose that entry."""
+    sandbox.set_faults(Faults(fail_first=2, fail_kind="503"))
+    assert cli("export", GAN, MISSING, "--max-attempts", "2").code == 1  # uses up their two failures
+    target = tmp_path / "current.yaml"
+    target.write_text("previous export\n", encoding="utf-8")
+    ran = cli("export", GAN, INGAN, MISSING, "-o", str(target), "--force", "--max-attempts", "2")
+    assert ran.code == 1
+    assert f"{INGAN}: fetch failed: HTTP 503" in ran.err
+    assert f"{MISSING}: no OES result" in ran.err
+    assert "export failed for 1 of 3 data entries; nothing was written" in ran.err
+    assert target.read_text(encoding="utf-8") == "previous export\n"
+
+
+# --- servers that name only elements ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("all_peaks", [(), ("--all-peaks",)], ids=["pinned", "all-peaks"])
+def test_element_only_entry_exports_nothing_and_says_why(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path, all_peaks: tuple[str, ...]
+) -> None:
+    """An entry in the documented element-only shape: each peak named, the reason given, nothing written."""
+    skipped = 2 if all_peaks else 1  # p2 is not pinned: only --all-peaks looks at it
+    target = tmp_path / "current.yaml"
+    ran = cli("export", ALN, "-o", str(target), *all_peaks)
+    assert ran.code == 1
+    assert (
+        f"WARNING: {ALN} p1: skipped: the server sends no candidate key for this peak (element Al only)"
+        in ran.err
+    )
+    assert (f"{ALN} p2: skipped" in ran.err) == bool(all_peaks)
+    assert (
+        "ERROR: the server sends no candidate key for these peaks, only elements: an override file needs "
+        f"candidate keys; {skipped} peak{'s' if skipped > 1 else ''} skipped\n"
+    ) in ran.err
+    assert not target.exists()
+
+
+def test_element_only_server_to_stdout_prints_nothing(monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    """A server whose every peak is element-only: stdout stays empty, stderr says why, exit 1."""
+    entries = [result_doc(peak_by_element("p1", "Ga", manual=True), peak_by_element("p2", "N", manual=True))]
+    with Sandbox(entries=entries) as server:
+        monkeypatch.setenv("AS_API_ENDPOINT", server.url)
+        monkeypatch.setenv("AS_API_KEY", "sandbox")
+        ran = cli("export", ENTRY)
+    assert ran.code == 1
+    assert ran.out == ""
+    assert "only elements: an override file needs candidate keys; 2 peaks skipped" in ran.err
+
+
+def test_some_element_only_peaks_warn_and_exit_0(sandbox: Sandbox, cli: Cli) -> None:
+    """Peaks exported from one entry, element-only peaks skipped in another: each named, a count, exit 0."""
+    ran = cli("export", GAN, ALN, "--all-peaks")
+    assert ran.code == 0, ran.err
+    assert f"{ALN} p1: skipped: the server sends no candidate key" in ran.err
+    assert f"{ALN} p2: skipped: the server sends no candidate key" in ran.err
+    assert "WARNING: 2 peaks skipped: the server sends no candidate key, only the element" in ran.err
+    assert ALN not in ran.out
+    assert f"  {GAN}:\n    p1: In_451.1\n" in ran.out
+
+
+def test_mix_of_found_missing_and_element_only_entries(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """Found, 404 and element-only entries at once: found ones written, in sync; problems named; exit 1."""
+    target = tmp_path / "current.yaml"
+    ran = cli("export", PLASMA, MISSING, ALN, GAN, "-o", str(target))
+    assert ran.code == 1
+    assert ran.out == ""
+    assert f"ERROR: {MISSING}: no OES result for this data entry (HTTP 404)" in ran.err
+    assert f"WARNING: {ALN} p1: skipped: the server sends no candidate key" in ran.err
+    assert "WARNING: 1 peak skipped: the server sends no candidate key" in ran.err
+    assert "ERROR: 1 of 4 data entries has no OES result (HTTP 404); the export holds the others" in ran.err
+    text = target.read_text(encoding="utf-8")
+    assert text.endswith(f"overrides:\n  {PLASMA}:\n    p1: Ga_417.2\n  {GAN}:\n    p2: N2_337.1\n")
+    planned = cli("plan", str(target), "--detailed-exitcode")
+    assert planned.code == 0, planned.err
+    assert planned.out == "No changes: 2 overrides match.\n"
+
+
+def test_only_unnameable_peaks_export_nothing(monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    """Pinned peaks whose ids no override file may hold: each named, nothing written, exit 1."""
+    peaks = [peak_with_key("p\x01", "Ga_417.2", manual=True), peak_with_key("p2 ", "N2_337.1", manual=True)]
+    with Sandbox(entries=[result_doc(*peaks)]) as server:
+        monkeypatch.setenv("AS_API_ENDPOINT", server.url)
+        monkeypatch.setenv("AS_API_KEY", "sandbox")
+        ran = cli("export", ENTRY)
+    assert ran.code == 1
+    assert ran.out == ""
+    assert f"{ENTRY} p\x01: skipped:" in ran.err
+    assert f"{ENTRY} p2 : skipped: blank space at the end" in ran.err
+    assert "nothing could be exported; nothing was written" in ran.err
