@@ -31,7 +31,6 @@ class Report:
     entries: int
     generated_at: str
     interrupted: bool = False
-    stopped: str | None = None
     overrides_digest: str | None = None
     # Why the run ended early, in words ("the API refused the key"); None when it ran to the end.
     stopped: str | None = None

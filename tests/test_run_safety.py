@@ -182,7 +182,9 @@ def test_a_bug_stops_the_run_and_keeps_the_report(
     items = {(i["data_id"], i["peak_id"]): i for i in report_of(report)["items"]}
     assert items[INGAN, "p4"]["status"] == "applied"
     assert items[GAN, "p1"]["message"] == "not fetched: an internal error stopped the run"
-    assert ran.out.splitlines()[-1].startswith("Apply: ")
+    assert ran.out.splitlines()[-1].startswith(
+        "Apply incomplete (an internal error stopped the run): 1 applied"
+    )
 
 
 @pytest.fixture
@@ -249,4 +251,4 @@ def test_a_signal_is_prompt_while_waiting_for_a_rate_limit_slot(tmp_path: Path) 
     assert server.stats()["requests"] == 1
     assert report_of(tmp_path / "r.json")["summary"]["overrides"] == 5
     assert "Traceback" not in err
-    assert out.splitlines()[-1].endswith("Interrupted: rerun to finish.")
+    assert out.splitlines()[-1].startswith("Apply incomplete (the run was interrupted): ")
