@@ -16,6 +16,7 @@ from reconciler.api import ApiClient
 from reconciler.apply import Outcome, PatchHook, Reconciler
 from reconciler.errors import ConfigError, InputError, SafetyLimitError
 from reconciler.load import OverrideSet, load_overrides
+from reconciler.lock import run_lock
 from reconciler.models import Status
 from reconciler.planfile import SavedPlan, read_plan
 from reconciler.progress import progress_bar
@@ -74,6 +75,18 @@ def now_utc() -> str:
 
 
 def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
+    """Take --lock-file before anything that can block or write (reading files, making folders), then run."""
+    files = {
+        "--report": options.report_path,
+        "--out": options.out_path,
+        "--plan": options.plan_path,
+        "--audit-log": options.audit_log,
+    }
+    with run_lock(options.lock_file, overrides=options.paths, files=files):
+        return _run(options, retry=retry)
+
+
+def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
     """Load (or read the saved plan), connect, run, report; returns the exit code."""
     saved: SavedPlan | None = None
     overrides: OverrideSet | None = None
@@ -96,10 +109,6 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
                 f"{options.plan_path} was planned against {saved.endpoint}, not {connection.endpoint}; "
                 "make a new plan for this endpoint"
             )
-        if options.lock_file is not None:
-            from reconciler.lock import hold_lock
-
-            stack.enter_context(hold_lock(options.lock_file))
         on_patch = _open_audit(stack, options, sources=sources)
         entries, work = _work(options, overrides, saved)
         outcome = asyncio.run(
