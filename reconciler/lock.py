@@ -56,14 +56,18 @@ def refuse_shared_lock_path(
     for option, path in files.items():
         if path is not None and _same(lock, _identity(path)):
             raise ConfigError(f"--lock-file {lock_file} is also the {option}; {hint}")
-    suffix = Path(lock_file).suffix.lower()
+    # The search finds a file by the name it has in the folder, and reads what that name leads to.
+    named = Path(lock_file).parent.resolve() / Path(lock_file).name
     for given in overrides:
         if Path(given).is_dir():
-            if suffix in SUFFIXES and lock[0].is_relative_to(Path(given).resolve()):
-                raise ConfigError(
-                    f"--lock-file {lock_file} ends in {suffix} inside {given}, a folder searched for "
-                    f"override files; {hint}"
-                )
+            folder = Path(given).resolve()
+            for place in (named, lock[0]):
+                if place.suffix.lower() in SUFFIXES and place.is_relative_to(folder):
+                    what = "is" if place == named else f"leads to {place},"
+                    raise ConfigError(
+                        f"--lock-file {lock_file} {what} a {place.suffix} file inside {given}, "
+                        f"a folder searched for override files; {hint}"
+                    )
         elif _same(lock, _identity(given)):
             raise ConfigError(f"--lock-file {lock_file} is also the override file {given}; {hint}")
 

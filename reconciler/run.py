@@ -81,6 +81,7 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
         "--out": options.out_path,
         "--plan": options.plan_path,
         "--audit-log": options.audit_log,
+        "--api-key-file": options.connection.api_key_file,
     }
     with run_lock(options.lock_file, overrides=options.paths, files=files):
         return _run(options, retry=retry)

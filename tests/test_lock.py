@@ -219,6 +219,14 @@ def test_a_socket_is_refused(tmp_path: Path, no_hang: None) -> None:
             pytest.fail("the block ran")
 
 
+def test_symlinked_parent_folder_is_followed(tmp_path: Path) -> None:
+    """Only the last part of the path must not be a symlink: `/var/run/x.lock` (→ /run) still works."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "run").symlink_to(tmp_path / "real")
+    with hold_lock(str(tmp_path / "run" / "x.lock")):
+        assert holder_of(tmp_path / "real" / "x.lock")["pid"] == os.getpid()
+
+
 def test_missing_folder_is_a_config_error(tmp_path: Path) -> None:
     """A lock path in a folder that does not exist: exit 1 naming the path, no folder made."""
     path = tmp_path / "nowhere" / "run.lock"
@@ -362,9 +370,30 @@ def test_lock_with_an_override_suffix_in_a_searched_folder_is_refused(tmp_path: 
     folder = tmp_path / "overrides"
     (folder / "sub").mkdir(parents=True)
     lock = folder / name
-    with pytest.raises(ConfigError, match=f"inside {folder}, a folder searched for override files"):
+    with pytest.raises(ConfigError) as caught:
         refuse_shared_lock_path(str(lock), overrides=(str(folder),), files={})
+    assert str(caught.value) == (
+        f"--lock-file {lock} is a {lock.suffix} file inside {folder}, a folder searched for override files; "
+        f"name a separate file (e.g. {lock}.lock)"
+    )
     assert not lock.exists()
+
+
+def test_lock_leading_into_a_searched_folder_or_named_in_it_is_refused(tmp_path: Path) -> None:
+    """A symlink to an override file in a searched folder, or one in the folder that leads out, is refused."""
+    folder = tmp_path / "overrides"
+    folder.mkdir()
+    (folder / "gan.yaml").write_bytes(OVERRIDE_YAML)
+    (tmp_path / "run.lock").symlink_to(folder / "gan.yaml")
+    (folder / "run.yaml").symlink_to(tmp_path / "elsewhere.lock")
+    for lock, what in [
+        (tmp_path / "run.lock", f"leads to {folder / 'gan.yaml'}, a .yaml file"),
+        (folder / "run.yaml", "is a .yaml file"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            refuse_shared_lock_path(str(lock), overrides=(str(folder),), files={})
+        assert str(caught.value).startswith(f"--lock-file {lock} {what} inside {folder}, a folder searched")
+    assert (folder / "gan.yaml").read_bytes() == OVERRIDE_YAML
 
 
 def test_run_lock_checks_first_then_holds(tmp_path: Path) -> None:
