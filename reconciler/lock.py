@@ -57,10 +57,10 @@ def refuse_shared_lock_path(
         if path is not None and _same(lock, _identity(path)):
             raise ConfigError(f"--lock-file {lock_file} is also the {option}; {hint}")
     # The search finds a file by the name it has in the folder, and reads what that name leads to.
-    named = Path(lock_file).parent.resolve() / Path(lock_file).name
+    named = _real(str(Path(lock_file).parent)) / Path(lock_file).name
     for given in overrides:
         if Path(given).is_dir():
-            folder = Path(given).resolve()
+            folder = _real(given)
             for place in (named, lock[0]):
                 if place.suffix.lower() in SUFFIXES and place.is_relative_to(folder):
                     what = "is" if place == named else f"leads to {place},"
@@ -77,12 +77,17 @@ Identity = tuple[Path, tuple[int, int] | None]
 
 def _identity(path: str) -> Identity:
     """The real path, and the (device, inode) of what it names when that exists."""
-    real = Path(path).resolve()
+    real = _real(path)
     try:
         found = Path(path).stat()
     except (OSError, ValueError):
         return real, None
     return real, (found.st_dev, found.st_ino)
+
+
+def _real(path: str) -> Path:
+    """The path with its symlinks resolved as far as they go (where Path.resolve would raise on a loop)."""
+    return Path(os.path.realpath(path))
 
 
 def _same(one: Identity, other: Identity) -> bool:

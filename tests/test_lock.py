@@ -396,6 +396,20 @@ def test_lock_leading_into_a_searched_folder_or_named_in_it_is_refused(tmp_path:
     assert (folder / "gan.yaml").read_bytes() == OVERRIDE_YAML
 
 
+@pytest.mark.parametrize("where", ["loop.lock", "loop/run.lock"], ids=["lock-path", "parent-folder"])
+def test_symlink_loop_is_a_config_error_not_a_traceback(tmp_path: Path, where: str) -> None:
+    """A symlink loop at the lock path or above it: exit 1 naming the path, through the whole check."""
+    for name in ("loop.lock", "loop"):
+        (tmp_path / name).symlink_to(tmp_path / name)
+    lock = tmp_path / where
+    files = {"--report": str(tmp_path / "report.json")}
+    with (
+        pytest.raises(ConfigError, match=f"--lock-file {lock}"),
+        run_lock(str(lock), overrides=(), files=files),
+    ):
+        pytest.fail("the block ran")
+
+
 def test_run_lock_checks_first_then_holds(tmp_path: Path) -> None:
     """run_lock refuses a shared path before creating anything, and otherwise holds the lock."""
     report = tmp_path / "report.json"
