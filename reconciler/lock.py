@@ -1,42 +1,208 @@
-"""The run lock: one `apply` at a time per lock file; the OS releases it if the process dies."""
+"""The run lock: one `apply` at a time per lock file; the OS releases it if the process dies.
+
+A lock file holds its own recognisable content: the line `oes-reconcile lock`, then, while a run holds
+it, a JSON line naming the holder. `hold_lock` writes only to a file that is one of these (or empty, as
+`touch`, `flock(1)` and systemd-tmpfiles leave a lock file): anything else at the path (another file, a
+symlink, a FIFO, a device, a folder) is refused untouched, because a slip in a long cron line must not
+wipe an override file or the audit log.
+"""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 
 from reconciler.errors import ConfigError, LockHeldError
+from reconciler.load import SUFFIXES
+
+MARKER = b"oes-reconcile lock\n"
+_HEAD = 4096  # our lock files are under 100 bytes; this much tells ours from anything else
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
-def _holder(fd: int) -> str:
-    """Who holds the lock, as its holder wrote it: PID and start time."""
+@contextmanager
+def run_lock(
+    lock_file: str | None, *, overrides: Sequence[str], files: Mapping[str, str | None]
+) -> Iterator[None]:
+    """Hold `--lock-file` (if given) for the block, after refusing one that is also a file of the run."""
+    if lock_file is None:
+        yield
+        return
+    refuse_shared_lock_path(lock_file, overrides=overrides, files=files)
+    with hold_lock(lock_file):
+        yield
+
+
+def refuse_shared_lock_path(
+    lock_file: str, *, overrides: Sequence[str], files: Mapping[str, str | None]
+) -> None:
+    """Refuse a lock path that is also an override file (or would be found in a folder searched) or
+    one of `files` (option name → path: report, plan, audit log…), by real path or by inode."""
+    lock = _identity(lock_file)
+    hint = f"name a separate file (e.g. {lock_file}.lock)"
+    for option, path in files.items():
+        if path is not None and _same(lock, _identity(path)):
+            raise ConfigError(f"--lock-file {lock_file} is also the {option}; {hint}")
+    # The search finds a file by the name it has in the folder, and reads what that name leads to.
+    named = _real(str(Path(lock_file).parent)) / Path(lock_file).name
+    for given in overrides:
+        if Path(given).is_dir():
+            folder = _real(given)
+            for place in (named, lock[0]):
+                if place.suffix.lower() in SUFFIXES and place.is_relative_to(folder):
+                    what = "is" if place == named else f"leads to {place},"
+                    raise ConfigError(
+                        f"--lock-file {lock_file} {what} a {place.suffix} file inside {given}, "
+                        f"a folder searched for override files; {hint}"
+                    )
+        elif _same(lock, _identity(given)):
+            raise ConfigError(f"--lock-file {lock_file} is also the override file {given}; {hint}")
+
+
+Identity = tuple[Path, tuple[int, int] | None]
+
+
+def _identity(path: str) -> Identity:
+    """The real path, and the (device, inode) of what it names when that exists."""
+    real = _real(path)
     try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"PID {info['pid']}, started {info['started']}"
-    except (ValueError, KeyError, TypeError):
-        return "holder unknown"
+        found = Path(path).stat()
+    except (OSError, ValueError):
+        return real, None
+    return real, (found.st_dev, found.st_ino)
+
+
+def _real(path: str) -> Path:
+    """The path with its symlinks resolved as far as they go (where Path.resolve would raise on a loop)."""
+    return Path(os.path.realpath(path))
+
+
+def _same(one: Identity, other: Identity) -> bool:
+    return one[0] == other[0] or (one[1] is not None and one[1] == other[1])
 
 
 @contextmanager
 def hold_lock(path: str) -> Iterator[None]:
     """Hold an exclusive lock on `path` for the block; exit code 3 at once if another run holds it."""
+    fd = _open(path)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise ConfigError(f"cannot open --lock-file {path}: {exc.strerror}") from None
-    try:
+        _refuse_foreign(fd, path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LockHeldError(f"another run holds the lock {path} ({_holder(fd)})") from None
+        # Checked again under the lock: a program that does not take it may have written meanwhile.
+        _refuse_foreign(fd, path)
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": started}).encode() + b"\n", 0)
-        yield
-        os.ftruncate(fd, 0)
+        holder = json.dumps({"pid": os.getpid(), "started": started}).encode()
+        try:
+            _replace(fd, MARKER + holder + b"\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot write --lock-file {path}: {exc.strerror}") from None
+        try:
+            yield
+        finally:
+            # Forget the holder, but only in a file that is still ours; closing releases the lock anyway.
+            with suppress(OSError):
+                if _is_ours(os.pread(fd, _HEAD, 0)):
+                    _replace(fd, MARKER)
     finally:
         os.close(fd)
+
+
+def _open(path: str) -> int:
+    """Open `path` for writing only if it is a regular file (or absent: then create it), never following
+    a symlink and never blocking on a FIFO; the kind is checked again on the open descriptor."""
+    try:
+        _refuse_kind(path, os.lstat(path).st_mode)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"cannot open --lock-file {path}: {exc.strerror}") from None
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a symlink since the check above
+            raise ConfigError(f"--lock-file {path} is a symbolic link; name the lock file itself") from None
+        raise ConfigError(f"cannot open --lock-file {path}: {exc.strerror}") from None
+    try:
+        _refuse_kind(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refuse_kind(path: str, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        target = ""
+        with suppress(OSError):
+            target = f" (to {Path(path).readlink()})"
+        raise ConfigError(f"--lock-file {path} is a symbolic link{target}; name the lock file itself")
+    kind = _KINDS.get(stat.S_IFMT(mode), "something other than a file")
+    raise ConfigError(f"--lock-file {path} is {kind}, not a regular file; name a lock file of its own")
+
+
+def _refuse_foreign(fd: int, path: str) -> None:
+    """Refuse a file that holds anything but one of our locks; an empty file is adopted."""
+    try:
+        head = os.pread(fd, _HEAD, 0)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --lock-file {path}: {exc.strerror}") from None
+    if head and not _is_ours(head):
+        raise ConfigError(
+            f"{path} exists and is not an oes-reconcile lock file (it starts with {_start(head)}); "
+            "refusing to overwrite it"
+        )
+
+
+def _is_ours(head: bytes) -> bool:
+    return head.startswith(MARKER) or _is_legacy(head)
+
+
+def _is_legacy(head: bytes) -> bool:
+    """A lock file left by oes-reconcile 0.1 (a run killed while holding it): `{"pid": …, "started": …}`."""
+    try:
+        info = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(info, dict) and info.keys() == {"pid", "started"} and isinstance(info["pid"], int)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, as its holder wrote it: PID and start time."""
+    try:
+        head = os.pread(fd, _HEAD, 0)
+        info = json.loads(head.removeprefix(MARKER) or b"{}")
+        return f"PID {info['pid']}, started {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"
+
+
+def _replace(fd: int, content: bytes) -> None:
+    """Make the file hold `content`: written over the start, then cut, so the marker is never missing."""
+    os.pwrite(fd, content, 0)
+    os.ftruncate(fd, len(content))
+
+
+def _start(head: bytes) -> str:
+    """The first line of a file, shortened, quoted so that odd bytes show."""
+    text = head.decode("utf-8", "replace")
+    line = text.split("\n", 1)[0] or text  # a file that opens with blank lines shows them
+    return repr(line[:40]) + ("…" if len(line) > 40 else "")

@@ -15,6 +15,7 @@ from reconciler.api import ApiClient
 from reconciler.apply import Outcome, Reconciler
 from reconciler.errors import InputError, SafetyLimitError
 from reconciler.load import OverrideSet, load_overrides
+from reconciler.lock import run_lock
 from reconciler.models import Status
 from reconciler.planfile import SavedPlan, read_plan
 from reconciler.progress import progress_bar
@@ -76,6 +77,19 @@ def now_utc() -> str:
 
 
 def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
+    """Take --lock-file before anything that can block or write (reading files, making folders), then run."""
+    files = {
+        "--report": options.report_path,
+        "--out": options.out_path,
+        "--plan": options.plan_path,
+        "--audit-log": options.audit_log,
+        "--api-key-file": options.connection.api_key_file,
+    }
+    with run_lock(options.lock_file, overrides=options.paths, files=files):
+        return _run(options, retry=retry)
+
+
+def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
     """Load (or read the saved plan), connect, run, report; returns the exit code."""
     saved: SavedPlan | None = None
     overrides: OverrideSet | None = None
@@ -98,10 +112,6 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
                 f"{options.plan_path} was planned against {saved.endpoint}, not {connection.endpoint}; "
                 "make a new plan for this endpoint"
             )
-        if options.lock_file is not None:
-            from reconciler.lock import hold_lock
-
-            stack.enter_context(hold_lock(options.lock_file))
         audit = _open_audit(stack, options, sources=sources)
         entries, work = _work(options, overrides, saved)
         outcome = asyncio.run(
