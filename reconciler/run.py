@@ -126,7 +126,7 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
             entries=outcome.entries,
             generated_at=now_utc(),
             interrupted=outcome.interrupted,
-            stopped=stop.reason if stop is not None else None,
+            stopped=stop.reason if stop is not None and not outcome.interrupted else None,
             overrides_digest=digest,
         )
         # Still under the lock: the files first and whole, stdout last, so that nothing which happens to

@@ -251,4 +251,4 @@ def test_a_signal_is_prompt_while_waiting_for_a_rate_limit_slot(tmp_path: Path) 
     assert server.stats()["requests"] == 1
     assert report_of(tmp_path / "r.json")["summary"]["overrides"] == 5
     assert "Traceback" not in err
-    assert out.splitlines()[-1].startswith("Apply incomplete (the run was interrupted): ")
+    assert out.splitlines()[-1].startswith("Apply incomplete (interrupted): ")
