@@ -124,7 +124,7 @@ def test_whitespace_around_the_endpoint_is_stripped() -> None:
     ],
 )
 def test_unusable_endpoints_are_refused_with_the_reason(url: str, expected: str) -> None:
-    """Inner spaces, control characters, a broken IPv6 literal or a bad port: a ConfigError, not a crash later."""
+    """Inner spaces, control characters, a broken IPv6 literal, a bad port: refused now, not a crash later."""
     with pytest.raises(ConfigError, match=expected):
         resolve_endpoint(url, env={}, allow_insecure_http=False)
 
