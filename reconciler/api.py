@@ -94,14 +94,18 @@ def _clean(text: str, secret: str) -> str:
     return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "…"
 
 
-def reason_of(response: httpx.Response, secret: str) -> str:
-    """What the server said: its JSON `detail`, else the kind of page, else a short excerpt."""
-    detail: Any = None
+def _detail(response: httpx.Response) -> Any:
+    """The answer's JSON `detail`, or None when the body is no JSON object carrying one."""
     try:
         body = json.loads(response.content)
-        detail = body.get("detail") if isinstance(body, dict) else None
-    except ValueError:
-        pass
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python recurses
+        return None
+    return body.get("detail") if isinstance(body, dict) else None
+
+
+def reason_of(response: httpx.Response, secret: str) -> str:
+    """What the server said: its JSON `detail`, else the kind of page, else a short excerpt."""
+    detail = _detail(response)
     if detail is not None:
         text = detail if isinstance(detail, str) else json.dumps(detail)
     elif "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<":
@@ -109,6 +113,32 @@ def reason_of(response: httpx.Response, secret: str) -> str:
     else:
         text = response.text or "no body"
     return _clean(text, secret) or response.reason_phrase
+
+
+GENERIC_NOT_FOUND = "not found"
+
+
+def is_api_not_found(response: httpx.Response) -> bool:
+    """Whether a 404 is the API's own "not found" for the entry (or peak) asked about.
+
+    The API names what it did not find: `{"detail": "no OES result for data entry <id>"}`. A 404 from a
+    route the server does not have (a wrong path prefix in the endpoint, such as `https://host/v2/` where
+    the API lives at `/`) carries a generic body instead: `{"detail": "Not Found"}` from FastAPI or
+    Starlette, an HTML page from a proxy, or nothing. So a 404 is the API's only when its body is a JSON
+    object whose `detail` is present, not empty, and not the generic "Not Found" (in any case).
+    """
+    detail = _detail(response)
+    if isinstance(detail, str):
+        return detail.strip().rstrip(".").casefold() not in {"", GENERIC_NOT_FOUND}
+    return bool(detail)
+
+
+def _absolute(base: httpx.URL, location: str) -> str:
+    """A redirect's `Location` resolved against the request's URL (as typed, if it is no valid URL)."""
+    try:
+        return str(base.join(location))
+    except (httpx.InvalidURL, ValueError):
+        return location
 
 
 class ApiClient:
@@ -160,9 +190,13 @@ class ApiClient:
         self.stopping.set()
 
     async def get_result(self, data_id: str) -> Answer:
-        """The entry's current OES result; `result` is None when the API answers 404."""
+        """The entry's current OES result; `result` is None when the API says it has no such entry.
+
+        Only the API's own 404 means that (see `is_api_not_found`); any other 404, which a wrong path in
+        the endpoint gives, fails the fetch with a message asking whether the endpoint's path is right.
+        """
         response, attempts = await self._request("GET", f"oes/{quote(data_id, safe='')}")
-        if response.status_code == 404:
+        if response.status_code == 404 and is_api_not_found(response):
             return Answer(result=None, status=404, attempts=attempts)
         return self._answer(response, attempts)
 
@@ -175,8 +209,7 @@ class ApiClient:
     def _answer(self, response: httpx.Response, attempts: int) -> Answer:
         status = response.status_code
         if status >= 300:
-            reason = reason_of(response, self.connection.api_key)
-            raise RequestFailed(f"HTTP {status}: {reason}", status=status, attempts=attempts)
+            raise RequestFailed(self._refusal(response), status=status, attempts=attempts)
         try:
             result = OESResult.model_validate_json(response.content)
         except pydantic.ValidationError as exc:
@@ -185,6 +218,26 @@ class ApiClient:
             reason = f"HTTP {status} but the body is not an OES result ({problem})"
             raise RequestFailed(reason, status=status, attempts=attempts) from None
         return Answer(result=result, status=status, attempts=attempts)
+
+    def _refusal(self, response: httpx.Response) -> str:
+        """Why an answer of 300 or more holds no result: a redirect, a 404 of no API route, or a refusal."""
+        status, secret = response.status_code, self.connection.api_key
+        request = response.request
+        if 300 <= status < 400:
+            # Never followed (httpx follows nothing unless asked): the key would go wherever it points.
+            location = response.headers.get("location")
+            target = f" to {_clean(_absolute(request.url, location), secret)}" if location else ""
+            return (
+                f"HTTP {status} redirect{target}; set --endpoint to where the API lives: redirects are "
+                "not followed, so the key is never sent elsewhere"
+            )
+        reason = reason_of(response, secret)
+        if status == 404 and not is_api_not_found(response):
+            return (
+                f"HTTP 404 but not the API's 'not found' for an entry (server said: {reason}); is the "
+                f"endpoint's path right? ({request.method} {_clean(str(request.url), secret)})"
+            )
+        return f"HTTP {status}: {reason}"
 
     async def _request(
         self, method: str, path: str, body: dict[str, str] | None = None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from reconciler import __version__
@@ -27,29 +28,75 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+# Bounds of the options. Beyond them a value is a slip, not a wish: a huge --concurrency stalls at
+# 100 % CPU sending nothing, a --rate-limit of 1e300 overflows the limiter, a --timeout of 1e10 s or
+# --max-attempts of 10**6 turn a silent or failing server into a run that never ends.
+MAX_CONCURRENCY = 64
+MAX_ATTEMPTS = 100
+MAX_SECONDS = 3600.0  # --timeout, and the sandbox's --latency and --timeout-delay
+MAX_RATE = 10_000.0  # requests per second; far above what 64 connections reach, so no real limit is lost
+
+
+def _shown(text: str) -> str:
+    """The value as typed, quoted, and cut short if long (a pasted paragraph should not fill the screen)."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {_shown(text)}") from None
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {_shown(text)}") from None
+    if not math.isfinite(value):  # inf, nan, and 1e400 (which float() reads as inf)
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {_shown(text)}")
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def _count(*, low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (`None`: no upper bound)."""
+
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if value < low or (high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"must be at least {low}{upper}, got {value}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
+def _real(*, low: float, high: float, low_included: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number above `low` (or equal to it, if `low_included`), at most `high`."""
+
+    def parse(text: str) -> float:
+        value = _finite(text)
+        if (value < low if low_included else value <= low) or value > high:
+            lower = f"at least {low:g}" if low_included else f"more than {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {lower} and at most {high:g}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+_concurrency = _count(low=1, high=MAX_CONCURRENCY)
+_attempts = _count(low=1, high=MAX_ATTEMPTS)
+_non_negative_int = _count(low=0)
+_at_least_one = _count(low=1)
+_timeout = _real(low=0.0, high=MAX_SECONDS, low_included=False)
+_rate = _real(low=0.0, high=MAX_RATE, low_included=False)
+_delay = _real(low=0.0, high=MAX_SECONDS, low_included=True)
+_probability = _real(low=0.0, high=1.0, low_included=True)
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value}")
     return value
@@ -69,7 +116,7 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run against an in-process sandbox seeded with the example data",
     )
-    group.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS", help="per request")
+    group.add_argument("--timeout", type=_timeout, default=30.0, metavar="SECONDS", help="per request")
     group.add_argument(
         "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: requests)"
     )
@@ -83,13 +130,19 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
     )
     parser.add_argument("--report", metavar="PATH", help="also write the JSON report to PATH")
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=8, metavar="N", help="requests in flight"
+        "--concurrency",
+        type=_concurrency,
+        default=8,
+        metavar="N",
+        help=f"requests in flight (1 to {MAX_CONCURRENCY})",
     )
+    parser.add_argument("--rate-limit", type=_rate, metavar="R", help="at most R requests per second")
     parser.add_argument(
-        "--rate-limit", type=_positive_float, metavar="R", help="at most R requests per second"
-    )
-    parser.add_argument(
-        "--max-attempts", type=_positive_int, default=6, metavar="N", help="tries per request"
+        "--max-attempts",
+        type=_attempts,
+        default=6,
+        metavar="N",
+        help=f"tries per request (1 to {MAX_ATTEMPTS})",
     )
     if command == "plan":
         parser.add_argument("--out", metavar="PATH", help="write the JSON plan that `apply --plan` takes")
@@ -150,8 +203,8 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all-peaks", action="store_true", help="every peak's applied candidate, not only manual"
     )
-    parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N")
-    parser.add_argument("--max-attempts", type=_positive_int, default=6, metavar="N")
+    parser.add_argument("--concurrency", type=_concurrency, default=8, metavar="N")
+    parser.add_argument("--max-attempts", type=_attempts, default=6, metavar="N")
     _add_connection(parser)
 
 
@@ -167,27 +220,35 @@ def _add_sandbox(parser: argparse.ArgumentParser) -> None:
     )
     faults = parser.add_argument_group("faults and sizes (for tests and benchmarks)")
     faults.add_argument(
-        "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every request"
+        "--latency", type=_delay, default=0.0, metavar="SECONDS", help="added to every request"
     )
     faults.add_argument(
-        "--fail-first", type=int, default=0, metavar="N", help="fail each request N times first"
+        "--fail-first", type=_non_negative_int, default=0, metavar="N", help="fail each request N times first"
     )
     faults.add_argument(
         "--fail-kind", default="503", help="kind of those failures (500, 503, 429, drop, timeout…)"
     )
-    faults.add_argument("--fault-rate", type=float, default=0.0, metavar="P", help="fail requests at random")
+    faults.add_argument(
+        "--fault-rate", type=_probability, default=0.0, metavar="P", help="fail requests at random"
+    )
     faults.add_argument(
         "--fault-kinds", default="503,429,drop", help="comma-separated kinds for --fault-rate"
     )
     faults.add_argument("--retry-after", default="0", help="Retry-After of 429s (seconds or HTTP date)")
     faults.add_argument(
-        "--timeout-delay", type=float, default=5.0, metavar="SECONDS", help="stall of `timeout`"
+        "--timeout-delay", type=_delay, default=5.0, metavar="SECONDS", help="stall of `timeout`"
     )
-    faults.add_argument("--seed", type=int, default=0)
-    faults.add_argument("--synthetic", type=int, metavar="N", help="serve N generated entries instead")
-    faults.add_argument("--peaks", type=int, default=5, help="peaks per generated entry")
-    faults.add_argument("--points", type=int, default=2048, help="spectrum points per generated entry")
-    faults.add_argument("--differing", type=int, default=1, help="generated peaks per entry that differ")
+    faults.add_argument("--seed", type=_whole, default=0)
+    faults.add_argument(
+        "--synthetic", type=_non_negative_int, metavar="N", help="serve N generated entries instead"
+    )
+    faults.add_argument("--peaks", type=_at_least_one, default=5, help="peaks per generated entry")
+    faults.add_argument(
+        "--points", type=_at_least_one, default=2048, help="spectrum points per generated entry"
+    )
+    faults.add_argument(
+        "--differing", type=_non_negative_int, default=1, help="generated peaks per entry that differ"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -79,14 +80,43 @@ def diff_entry(overrides: Iterable[Override], result: OESResult | None) -> list[
     for override in overrides:
         peak = result.peak(override.peak_id)
         if peak is None:
-            known = ", ".join(p.peak_id for p in result.detected_peaks) or "none"
-            message = f"the result has no peak {override.peak_id!r} (peaks: {known})"
             items.append(
-                item_for(override, Status.PEAK_NOT_FOUND, last_updated=result.last_updated, message=message)
+                item_for(
+                    override,
+                    Status.PEAK_NOT_FOUND,
+                    last_updated=result.last_updated,
+                    message=peak_not_found(override.peak_id, result.detected_peaks),
+                )
             )
         else:
             items.append(diff_peak(override, peak, result.last_updated))
     return items
+
+
+def peak_not_found(peak_id: str, peaks: Sequence[PeakState]) -> str:
+    """Why no peak matched, with the peaks there are, and any that differ from `peak_id` only in form."""
+    known = ", ".join(p.peak_id for p in peaks) or "none"
+    message = f"the result has no peak {peak_id!r} (peaks: {known})"
+    near = lookalikes(peak_id, peaks)
+    return f"{message}; did you mean {' or '.join(map(repr, near))}?" if near else message
+
+
+def lookalikes(peak_id: str, peaks: Iterable[PeakState]) -> list[str]:
+    """Ids of `peaks` that read as `peak_id` once Unicode forms, case and surrounding spaces are set aside."""
+    wanted = _as_read(peak_id)
+    return list(
+        dict.fromkeys(p.peak_id for p in peaks if p.peak_id != peak_id and _as_read(p.peak_id) == wanted)
+    )
+
+
+def _as_read(peak_id: str) -> str:
+    """A peak id as a person reads it: compatibility forms unified (NFKC: full-width letters and
+    digits read as ASCII), invisible format characters (zero-width space, BOM) dropped, case folded,
+    spaces around it trimmed.
+    """
+    text = unicodedata.normalize("NFKC", peak_id)
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return unicodedata.normalize("NFKC", text.casefold()).strip()
 
 
 NO_ENTRY = "no OES result for this data entry (HTTP 404)"

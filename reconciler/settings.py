@@ -47,19 +47,53 @@ def is_loopback(host: str) -> bool:
 
 
 def resolve_endpoint(value: str | None, *, env: Mapping[str, str], allow_insecure_http: bool) -> str:
-    """The endpoint from `--endpoint`, else AS_API_ENDPOINT, else the default; refused if unsafe."""
-    endpoint = value or env.get("AS_API_ENDPOINT") or DEFAULT_ENDPOINT
+    """The endpoint from `--endpoint`, else AS_API_ENDPOINT, else the default; refused if unsafe or unusable.
+
+    Whitespace around the value (a trailing newline from a CI secret) is stripped; a value that is empty
+    once stripped is refused, never replaced by the default, which would send the key to production.
+    """
+    if value is not None:
+        origin, raw = "--endpoint", value
+    elif "AS_API_ENDPOINT" in env:
+        origin, raw = "AS_API_ENDPOINT", env["AS_API_ENDPOINT"]
+    else:
+        origin, raw = "the default endpoint", DEFAULT_ENDPOINT
+    endpoint = raw.strip()
+    if not endpoint:
+        instead = "leave the option out" if value is not None else "unset the variable"
+        raise ConfigError(
+            f"{origin} is set but empty: give the API's URL, or {instead} to use {DEFAULT_ENDPOINT}"
+        )
+    _check_url(endpoint, origin)
     parts = urlsplit(endpoint)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"endpoint {endpoint!r} is not an http(s) URL with a host")
-    if parts.username or parts.password:
-        raise ConfigError("the endpoint must not carry credentials; use AS_API_KEY or --api-key-file")
-    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+    if parts.scheme == "http" and not is_loopback(parts.hostname or "") and not allow_insecure_http:
         raise ConfigError(
             f"refusing to send the API key over plain http to {parts.hostname}; use https, "
             "or pass --allow-insecure-http if you really mean it"
         )
     return endpoint if endpoint.endswith("/") else endpoint + "/"
+
+
+def _check_url(endpoint: str, origin: str) -> None:
+    """Refuse what cannot be a base URL that paths are joined to, naming where the value came from."""
+    # Userinfo is refused below; until then, never echo a value that may carry a password.
+    shown = origin if "@" in endpoint else f"{origin} {endpoint!r}"
+    if not endpoint.isprintable() or any(char.isspace() for char in endpoint):
+        raise ConfigError(f"{shown} holds a space or a control character")
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError as exc:  # a broken IPv6 literal, a port that is no number or out of range
+        raise ConfigError(f"{shown} is not a valid URL: {exc}") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{shown} is not an http(s) URL with a host")
+    if port == 0:
+        raise ConfigError(f"{shown} names port 0")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{origin} must not carry credentials; use AS_API_KEY or --api-key-file")
+    # A query or fragment would end up before the paths joined to the base URL (`?a=1/oes/…`), or be cut.
+    if "?" in endpoint or "#" in endpoint:
+        raise ConfigError(f"{shown} has a query or fragment ('?' or '#'); give the API's base URL alone")
 
 
 def resolve_api_key(key_file: str | None, *, env: Mapping[str, str]) -> str:

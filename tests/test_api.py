@@ -63,11 +63,116 @@ def test_get_parses_the_result_and_sends_the_key_header() -> None:
     assert seen[0].headers["X-API-KEY"] == KEY
 
 
-def test_get_404_is_an_answer_without_result() -> None:
-    """A 404 on GET means the entry does not exist: no retry, no exception."""
-    handler, seen = scripted(httpx.Response(404, json={"detail": "not found"}))
+@pytest.mark.parametrize(
+    "detail", [f"no OES result for data entry {ENTRY}", "Entry not found", {"code": "no_such_entry"}]
+)
+def test_get_404_is_an_answer_without_result(detail: object) -> None:
+    """The API's own 404 (JSON `detail` not the generic "Not Found") means no such entry; not retried."""
+    handler, seen = scripted(httpx.Response(404, json={"detail": detail}))
     answer = run(get(client_for(handler)))
     assert (answer.result, answer.status, len(seen)) == (None, 404, 1)
+
+
+WRONG_PATH = (
+    "HTTP 404 but not the API's 'not found' for an entry (server said: {said}); "
+    "is the endpoint's path right? "
+)
+
+
+@pytest.mark.parametrize(
+    ("response", "said"),
+    [
+        pytest.param(httpx.Response(404, json={"detail": "Not Found"}), "Not Found", id="fastapi"),
+        pytest.param(httpx.Response(404, json={"detail": "not found."}), "not found.", id="lower-case"),
+        pytest.param(httpx.Response(404, json={"detail": " NOT FOUND "}), "NOT FOUND", id="upper-case"),
+        pytest.param(httpx.Response(404, json={"detail": ""}), "Not Found", id="empty-detail"),
+        pytest.param(httpx.Response(404, json={"detail": None}), '{"detail":null}', id="null-detail"),
+        pytest.param(httpx.Response(404, json={"error": "no route"}), '{"error":"no route"}', id="no-detail"),
+        pytest.param(httpx.Response(404, json=["Not Found"]), '["Not Found"]', id="json-list"),
+        pytest.param(
+            httpx.Response(404, text="<html><h1>404</h1></html>", headers={"content-type": "text/html"}),
+            "an HTML page",
+            id="html",
+        ),
+        pytest.param(httpx.Response(404), "no body", id="empty"),
+        pytest.param(httpx.Response(404, text="Not Found"), "Not Found", id="plain-text"),
+        pytest.param(httpx.Response(404, content=b"[" * 100_000), "[" * 200 + "…", id="deeply-nested"),
+    ],
+)
+def test_a_404_that_is_not_the_apis_fails_the_fetch_naming_the_url(
+    response: httpx.Response, said: str
+) -> None:
+    """A generic 404 (a wrong path prefix) fails the fetch, showing what the server said and the URL."""
+    handler, seen = scripted(response)
+    with pytest.raises(RequestFailed) as caught:
+        run(get(client_for(handler)))
+    assert caught.value.reason == WRONG_PATH.format(said=said) + f"(GET https://api.example.test/oes/{ENTRY})"
+    assert (caught.value.status, len(seen)) == (404, 1)
+
+
+async def patch_p1(client: ApiClient) -> Any:
+    async with client:
+        return await client.patch_peak(ENTRY, "p1", "Ga_417.2")
+
+
+def test_a_patch_404_that_is_not_the_apis_says_the_same() -> None:
+    """A generic 404 on PATCH says the same, with the PATCH's URL; the API's own 404 keeps its detail."""
+    handler, _seen = scripted(httpx.Response(404, json={"detail": "Not Found"}))
+    with pytest.raises(RequestFailed) as caught:
+        run(patch_p1(client_for(handler)))
+    expected = WRONG_PATH.format(said="Not Found") + f"(PATCH https://api.example.test/oes/{ENTRY}/peaks)"
+    assert caught.value.reason == expected
+    handler, _seen = scripted(
+        httpx.Response(404, json={"detail": f"peak 'p1' not found in OES result of {ENTRY}"})
+    )
+    with pytest.raises(RequestFailed) as caught:
+        run(patch_p1(client_for(handler)))
+    assert caught.value.reason == f"HTTP 404: peak 'p1' not found in OES result of {ENTRY}"
+
+
+MOVED = (
+    "; set --endpoint to where the API lives: redirects are not followed, so the key is never sent elsewhere"
+)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("https://elsewhere.example.test/api/oes/x", "https://elsewhere.example.test/api/oes/x"),
+        ("/v2/oes/x", "https://api.example.test/v2/oes/x"),
+    ],
+)
+def test_a_redirect_is_not_followed_and_shows_where_it_points(status: int, location: str, shown: str) -> None:
+    """A 3xx names its Location (made absolute) and nothing is sent there: the key stays with the endpoint."""
+    handler, seen = scripted(httpx.Response(status, headers={"Location": location}))
+    with pytest.raises(RequestFailed) as caught:
+        run(get(client_for(handler)))
+    assert caught.value.reason == f"HTTP {status} redirect to {shown}{MOVED}"
+    assert [str(request.url) for request in seen] == [f"https://api.example.test/oes/{ENTRY}"]
+
+
+def test_a_redirect_of_a_patch_is_not_followed_either() -> None:
+    """A 308 on PATCH (which would resend the body and key) fails the item; only the one request was sent."""
+    handler, seen = scripted(
+        httpx.Response(308, headers={"Location": "https://other.example.test/oes/x/peaks"})
+    )
+    with pytest.raises(RequestFailed) as caught:
+        run(patch_p1(client_for(handler)))
+    assert caught.value.reason == f"HTTP 308 redirect to https://other.example.test/oes/x/peaks{MOVED}"
+    assert len(seen) == 1
+
+
+def test_a_redirect_without_location_or_echoing_the_key_is_still_clear() -> None:
+    """No Location: the message says redirect alone; a Location that carries the key shows it masked."""
+    handler, _seen = scripted(httpx.Response(302))
+    with pytest.raises(RequestFailed) as caught:
+        run(get(client_for(handler)))
+    assert caught.value.reason == f"HTTP 302 redirect{MOVED}"
+    handler, _seen = scripted(httpx.Response(307, headers={"Location": f"https://x.example.test/?k={KEY}"}))
+    with pytest.raises(RequestFailed) as caught:
+        run(get(client_for(handler)))
+    assert caught.value.reason == f"HTTP 307 redirect to https://x.example.test/?k=***{MOVED}"
 
 
 def test_patch_sends_peak_and_candidate() -> None:

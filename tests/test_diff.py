@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,6 +97,66 @@ def test_missing_peak_is_peak_not_found_naming_the_peaks_there() -> None:
     assert item.status is Status.PEAK_NOT_FOUND
     assert item.message == "the result has no peak 'p9' (peaks: p1)"
     assert item.last_updated == "2024-01-15T10:35:00Z"
+
+
+def missing_peak_message(wanted: str, *server_ids: str) -> str | None:
+    """The message of the item for peak `wanted`, on a result whose peaks have `server_ids`."""
+    peaks = [peak_with_key(peak_id, "Ga_417.2", manual=True) for peak_id in server_ids]
+    [item] = diff_entry([override(wanted)], result(*peaks))
+    assert item.status is Status.PEAK_NOT_FOUND
+    return item.message
+
+
+@pytest.mark.parametrize(
+    ("wanted", "server_id"),
+    [
+        pytest.param("P1", "p1", id="case"),
+        pytest.param("p1 ", "p1", id="trailing-space-in-override"),
+        pytest.param("p1", "\tp1 ", id="spaces-on-the-server"),
+        pytest.param("\uff50\uff11", "p1", id="full-width"),
+        pytest.param("p1\u00a0", "p1", id="no-break-space"),
+        pytest.param("\ufeffp1", "p1", id="byte-order-mark"),
+        pytest.param("p\u200b1", "p1", id="zero-width-space"),
+        pytest.param("\u2160", "i", id="roman-numeral-one"),
+    ],
+)
+def test_missing_peak_names_the_peak_it_only_looks_different_from(wanted: str, server_id: str) -> None:
+    """A peak id equal to one of the result's after NFKC, trimming and case folding is named: did you mean."""
+    message = missing_peak_message(wanted, server_id, "p2")
+    assert message is not None
+    assert message.endswith(f"; did you mean {server_id!r}?")
+    assert message.startswith(f"the result has no peak {wanted!r} (peaks: ")
+
+
+def test_every_look_alike_peak_is_named() -> None:
+    """When two peaks of the result read alike, the message names both, in the result's order."""
+    message = missing_peak_message("p1", "P1", "p2", " p1 ")
+    assert message == "the result has no peak 'p1' (peaks: P1, p2,  p1 ); did you mean 'P1' or ' p1 '?"
+
+
+@pytest.mark.parametrize("wanted", ["p 1", "p11", "pl", "q1", ""])
+def test_a_different_id_gets_no_suggestion(wanted: str) -> None:
+    """An inner space, another character or digit is another peak: no "did you mean"."""
+    assert missing_peak_message(wanted, "p1") == f"the result has no peak {wanted!r} (peaks: p1)"
+
+
+@given(
+    peak_id=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=8),
+    disguise=st.sampled_from(["upper", "spaces", "full-width", "zero-width"]),
+)
+def test_a_disguised_id_always_finds_its_peak(peak_id: str, disguise: str) -> None:
+    """Whatever the id, its upper-case, padded, full-width or zero-width-split form is traced back to it."""
+    disguised = {
+        "upper": peak_id.upper(),
+        "spaces": f"  {peak_id}\n",
+        "full-width": "".join(chr(ord(c) + 0xFEE0) for c in peak_id),
+        "zero-width": "\u200b".join(peak_id),
+    }[disguise]
+    if disguised == peak_id:  # digits have no upper case; a single character takes no zero-width space
+        return
+    assert missing_peak_message(disguised, peak_id) == (
+        f"the result has no peak {disguised!r} (peaks: {peak_id}); did you mean {peak_id!r}?"
+    )
 
 
 def test_missing_entry_makes_every_override_entry_not_found() -> None:

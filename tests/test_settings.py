@@ -74,3 +74,64 @@ def test_connection_repr_hides_the_key() -> None:
     )
     assert "s3cr3t" not in repr(connection)
     assert connection.api_key == "s3cr3t"
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\n"])
+def test_empty_endpoint_variable_is_refused_naming_it(value: str) -> None:
+    """A set but empty AS_API_ENDPOINT is refused by name, never silently replaced by the default host."""
+    with pytest.raises(ConfigError, match="AS_API_ENDPOINT is set but empty"):
+        resolve_endpoint(None, env={"AS_API_ENDPOINT": value}, allow_insecure_http=False)
+
+
+@pytest.mark.parametrize("value", ["", " \t"])
+def test_empty_endpoint_flag_is_refused_naming_it(value: str) -> None:
+    """`--endpoint ''` is refused too, even when AS_API_ENDPOINT holds a usable URL."""
+    env = {"AS_API_ENDPOINT": "https://staging.example.test/"}
+    with pytest.raises(ConfigError, match="--endpoint is set but empty"):
+        resolve_endpoint(value, env=env, allow_insecure_http=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.test/?x=1",
+        "https://api.example.test/v1?",
+        "https://api.example.test/#a",
+        "https://api.example.test/v1#",
+    ],
+)
+def test_endpoint_with_query_or_fragment_is_refused(url: str) -> None:
+    """A query or fragment cannot be part of a base URL that paths are joined to: refused, not mangled."""
+    with pytest.raises(ConfigError, match="query or fragment"):
+        resolve_endpoint(url, env={}, allow_insecure_http=False)
+
+
+def test_whitespace_around_the_endpoint_is_stripped() -> None:
+    """Spaces and a trailing newline (a CI secret pasted with one) around the endpoint are stripped."""
+    env = {"AS_API_ENDPOINT": "  https://staging.example.test/v1\n"}
+    assert resolve_endpoint(None, env=env, allow_insecure_http=False) == "https://staging.example.test/v1/"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.example.test/v 1/", "holds a space or a control character"),
+        ("https://api.example.test/\x07/", "holds a space or a control character"),
+        ("http://[::1", "is not a valid URL: Invalid IPv6 URL"),
+        ("https://api.example.test:99999/", "is not a valid URL: Port out of range"),
+        ("https://api.example.test:https/", "is not a valid URL: Port could not be cast"),
+        ("https://api.example.test:0/", "names port 0"),
+    ],
+)
+def test_unusable_endpoints_are_refused_with_the_reason(url: str, expected: str) -> None:
+    """Inner spaces, control characters, a broken IPv6 literal, a bad port: refused now, not a crash later."""
+    with pytest.raises(ConfigError, match=expected):
+        resolve_endpoint(url, env={}, allow_insecure_http=False)
+
+
+def test_a_refused_endpoint_with_credentials_is_not_echoed() -> None:
+    """An endpoint carrying a password is refused without the password in the message."""
+    for url in ("https://user:hunter 2@api.example.test/", "https://user:hunter2@api.example.test/"):
+        with pytest.raises(ConfigError) as caught:
+            resolve_endpoint(url, env={}, allow_insecure_http=False)
+        assert "hunter" not in str(caught.value)
