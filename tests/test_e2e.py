@@ -59,13 +59,18 @@ def statuses(document: dict[str, Any]) -> dict[tuple[str, str], str]:
     return {(item["data_id"], item["peak_id"]): item["status"] for item in document["items"]}
 
 
-def test_example_plan_shows_changes_in_sync_and_one_error(sandbox: Sandbox, cli: Cli) -> None:
-    """The shipped example plans to 6 changes, 4 in sync and 1 error, exit 1 for the error."""
+def test_example_plan_shows_changes_and_converges(sandbox: Sandbox, cli: Cli) -> None:
+    """The shipped example (what users copy) holds no error: it plans to 6 changes and 4 in sync (exit 0),
+    applies them, and then plans "No changes" with --detailed-exitcode 0."""
     ran = cli("plan", "examples/")
-    assert ran.code == 1
-    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync (1 by element only), 1 error."
-    assert f"! {INGAN} p9  peak_not_found" in ran.out
+    assert ran.code == 0
+    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync (1 by element only)."
+    assert "!" not in "".join(line[:1] for line in ran.out.splitlines())
     assert sandbox.stats()["by_method"] == {"GET": 4}
+    assert cli("apply", "examples/").code == 0
+    again = cli("plan", "--detailed-exitcode", "examples/")
+    assert again.code == 0
+    assert again.out.splitlines()[-1].startswith("No changes: 10 overrides match")
 
 
 def test_one_get_per_entry_one_patch_per_change_then_nothing(
@@ -292,7 +297,8 @@ def test_sandbox_flag_runs_in_process(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     """--sandbox needs no key or endpoint: it plans the example against an in-process sandbox."""
     monkeypatch.delenv("AS_API_KEY", raising=False)
     ran = cli("plan", "--sandbox", "examples/")
-    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync (1 by element only), 1 error."
+    assert ran.code == 0
+    assert ran.out.splitlines()[-1] == "Plan: 6 to change, 4 in sync (1 by element only)."
 
 
 @pytest.mark.parametrize(

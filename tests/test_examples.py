@@ -148,4 +148,4 @@ def test_a_renamed_option_breaks_the_check(script: str) -> None:
 def test_example_overrides_validate(capsys: pytest.CaptureFixture[str]) -> None:
     """`validate examples/` passes: the example files are valid, and the wiring is not read as overrides."""
     assert main(["validate", str(EXAMPLES)]) == 0
-    assert capsys.readouterr().out == "Valid: 11 overrides for 4 data entries in 2 files.\n"
+    assert capsys.readouterr().out == "Valid: 10 overrides for 4 data entries in 2 files.\n"

@@ -54,10 +54,10 @@ def yaml_with(peaks: str, data_id: str = D1) -> str:
 
 
 def test_examples_load_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped examples load without a problem: 11 overrides from both files, sorted, no warnings."""
+    """The shipped examples load without a problem: 10 overrides from both files, sorted, no warnings."""
     monkeypatch.chdir(REPO)
     loaded = load_overrides(["examples"])
-    assert len(loaded.overrides) == 11
+    assert len(loaded.overrides) == 10
     assert loaded.sources == ("examples/overrides.csv", "examples/overrides.yaml")
     assert loaded.warnings == ()
     pairs = [(override.data_id, override.peak_id) for override in loaded.overrides]
