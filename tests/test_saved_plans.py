@@ -21,6 +21,8 @@ from tests.test_faults import write_overrides
 
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 PINNED = "a7c3e9d1-2f4b-4c6d-8e0f-1a2b3c4d5e6f"
+ALUMINIUM = "b8d4f0e2-3a5c-4d7e-9f10-2b3c4d5e6f70"
+MISSING = "00000000-0000-4000-8000-000000000000"
 
 CLEAN = f"""\
 version: 1
@@ -30,6 +32,13 @@ overrides:
     p2: N2_337.1
   {PINNED}:
     p3: H_656.3
+"""
+ERRORS = f"""\
+  {ALUMINIUM}:
+    p1: Al_999.9
+    p9: Al_394.4
+  {MISSING}:
+    p1: Ga_417.2
 """
 WAIT = 20.0  # the longest the signal test may wait before it fails instead of hanging
 
@@ -45,13 +54,13 @@ def statuses(document: Document) -> dict[tuple[str, str], tuple[str, str | None]
     return {(i["data_id"], i["peak_id"]): (i["status"], i["message"]) for i in document["items"]}
 
 
-def make_plan(cli: Cli, sandbox: Sandbox, tmp_path: Path, overrides: str) -> Path:
+def make_plan(cli: Cli, sandbox: Sandbox, tmp_path: Path, overrides: str, *, code: int = 0) -> Path:
     """`plan --out` of `overrides`; the sandbox's counters start afresh after it."""
     source = tmp_path / "overrides.yaml"
     source.write_text(overrides)
     plan = tmp_path / "plan.json"
     ran = cli("plan", "--out", str(plan), str(source))
-    assert ran.code == 0, ran.err
+    assert ran.code == code, ran.err
     sandbox.reset_stats()
     return plan
 
@@ -129,6 +138,43 @@ def test_untouched_plan_applies(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> N
     assert document["format_version"] == "2"
     assert document["summary"]["applied"] == 2
     assert sandbox.stats()["by_method"] == {"GET": 2, "PATCH": 2}
+
+
+def test_error_items_are_reported_again_and_the_changes_applied(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path
+) -> None:
+    """A plan with errors: its changes are applied, its errors reported again as they were, exit 1."""
+    plan = make_plan(cli, sandbox, tmp_path, CLEAN + ERRORS, code=1)
+    saved = read(plan)
+    report = tmp_path / "applied.json"
+    ran = cli("apply", "--plan", str(plan), "--report", str(report))
+    assert ran.code == 1
+    planned, applied = statuses(saved), statuses(read(report))
+    errors = {key: outcome for key, outcome in planned.items() if outcome[0] not in ("change", "in_sync")}
+    assert {status for status, _ in errors.values()} == {
+        "invalid_candidate",
+        "peak_not_found",
+        "entry_not_found",
+    }
+    assert {key: applied[key] for key in errors} == errors
+    assert applied[(GAN, "p1")][0] == applied[(PINNED, "p3")][0] == "applied"
+    assert applied[(GAN, "p2")] == planned[(GAN, "p2")] == ("in_sync", None)
+    summary = read(report)["summary"]
+    assert (summary["overrides"], summary["entries"], summary["errors"]) == (6, 4, 3)
+    assert summary["entries"] == saved["summary"]["entries"]
+    assert f"! {MISSING} p1" in ran.out
+    assert ran.out.splitlines()[-1].endswith("3 errors.")
+    # The plan's error entries are not asked again: only the two entries with changes.
+    assert sandbox.stats()["by_method"] == {"GET": 2, "PATCH": 2}
+
+
+def test_plan_of_only_errors_sends_nothing_and_exits_1(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """A plan holding nothing to change but errors: nothing is sent, the errors are reported, exit 1."""
+    plan = make_plan(cli, sandbox, tmp_path, "version: 1\noverrides:\n" + ERRORS, code=1)
+    ran = cli("apply", "--plan", str(plan), "--format", "json")
+    assert ran.code == 1
+    assert statuses(json.loads(ran.out)) == statuses(read(plan))
+    assert sandbox.stats()["requests"] == 0
 
 
 def test_plan_cut_short_by_a_signal_is_refused(
