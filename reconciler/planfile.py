@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -40,8 +39,8 @@ class _PlanDocument(BaseModel):
     sources: tuple[str, ...] = ()
     overrides_digest: str | None = None
     interrupted: bool = False
-    # Any shape: a run that stopped early for a reason other than a signal may say why here.
-    stopped: Any = None
+    # Why the run stopped early (a signal, a refused key, an unreachable API...), when it did.
+    stopped: str | None = None
     items_digest: str | None = None
     # Item is a stdlib dataclass: pydantic checks its fields (status words too) and drops unknown keys.
     items: tuple[Item, ...]
@@ -101,9 +100,10 @@ def _check_complete(path: str, document: _PlanDocument) -> None:
     """A plan run cut short saw only part of the entries: applying it would act on half a picture."""
     if document.interrupted:
         raise InputError(f"{path} was saved by a plan run that was interrupted; {MAKE_A_NEW_PLAN}")
-    if document.stopped not in (None, False):
-        why = f" ({document.stopped})" if isinstance(document.stopped, str) else ""
-        raise InputError(f"{path} was saved by a plan run that stopped early{why}; {MAKE_A_NEW_PLAN}")
+    if document.stopped is not None:
+        raise InputError(
+            f"{path} was saved by a plan run that stopped early ({document.stopped}); {MAKE_A_NEW_PLAN}"
+        )
     if document.items_digest is None:
         raise InputError(f"{path} carries no items_digest (edited by hand?); {MAKE_A_NEW_PLAN}")
 

@@ -271,6 +271,8 @@ def write_json(report: Report, out: TextIO) -> None:
     # Beyond the specified keys, after them: readers ignore what they do not know.
     if report.interrupted:
         head["interrupted"] = True
+    if report.stopped is not None:
+        head["stopped"] = report.stopped
     if report.overrides_digest is not None:
         head["overrides_digest"] = report.overrides_digest
     out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')

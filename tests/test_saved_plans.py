@@ -177,6 +177,27 @@ def test_plan_of_only_errors_sends_nothing_and_exits_1(sandbox: Sandbox, cli: Cl
     assert sandbox.stats()["requests"] == 0
 
 
+def test_plan_stopped_by_a_refused_key_is_refused(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real `plan --out` stopped by a refused key saves its plan saying so; `apply --plan` refuses it."""
+    source = tmp_path / "overrides.yaml"
+    source.write_text(CLEAN)
+    plan = tmp_path / "plan.json"
+    monkeypatch.setenv("AS_API_KEY", "not-the-key")
+    assert cli("plan", "--out", str(plan), str(source)).code == 1
+    assert read(plan)["stopped"] == "the API refused the key"
+    monkeypatch.setenv("AS_API_KEY", "sandbox")
+    sandbox.reset_stats()
+    ran = cli("apply", "--plan", str(plan))
+    assert ran.code == 1
+    assert (
+        f"{plan} was saved by a plan run that stopped early (the API refused the key); make a new plan"
+        in ran.err
+    )
+    assert sandbox.stats()["requests"] == 0
+
+
 def test_plan_cut_short_by_a_signal_is_refused(
     tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,6 +233,7 @@ def test_plan_cut_short_by_a_signal_is_refused(
                 child.communicate(timeout=WAIT)
         assert child.returncode == 130, err
         assert read(plan)["interrupted"] is True
+        assert read(plan)["stopped"] == "the run was interrupted"
         monkeypatch.setenv("AS_API_KEY", "sandbox")
         monkeypatch.setenv("AS_API_ENDPOINT", sandbox.url)
         sandbox.reset_stats()
