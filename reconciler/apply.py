@@ -93,13 +93,20 @@ class Reconciler:
         return self._outcome(items, len(groups))
 
     async def apply_saved(self, planned: Sequence[Item]) -> Outcome:
-        """Apply exactly the `change` items of a saved plan; a peak that moved since is `stale`, untouched."""
+        """Apply exactly the `change` items of a saved plan; a peak that moved since is `stale`, untouched.
+
+        The plan's other items (in sync, or errors) are reported again as the plan saw them, so an error
+        in the plan still makes the run exit 1; entries count every entry the plan names.
+        """
         groups: dict[str, list[Item]] = {}
+        carried: list[Item] = []
         for item in sorted(planned, key=lambda i: i.sort_key):
             if item.status is Status.CHANGE:
                 groups.setdefault(item.data_id, []).append(item)
+            else:
+                carried.append(item)
         items = await self._each_entry(groups, self._apply_saved_entry, self._skip_saved)
-        return self._outcome(items, len(groups))
+        return self._outcome(items + carried, len({item.data_id for item in planned}))
 
     async def _apply_within(self, overrides: Sequence[Override], max_changes: int) -> Outcome:
         """With a change limit the whole plan must be known first: fetch everything, count, then patch."""

@@ -1,25 +1,47 @@
-"""Saved plans: the JSON plan written by `plan --out` and read back by `apply --plan`."""
+"""Saved plans: the JSON plan written by `plan --out`, read back and checked by `apply --plan`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import InputError
-from reconciler.models import Item, first_problem
-from reconciler.report import FORMAT_VERSION
+from reconciler.load_rules import (
+    candidate_key_problem,
+    data_id_problem,
+    normalise_data_id,
+    peak_id_problem,
+    shown,
+)
+from reconciler.models import ERROR_STATUSES, Item, Status, first_problem
+from reconciler.report import FORMAT_VERSION, ItemsDigest, item_line
+
+MAKE_A_NEW_PLAN = "make a new plan"
+# What a `plan` run writes; `applied`, `failed` or `stale` in a plan would claim work that was never done.
+PLANNED_STATUSES = frozenset({Status.IN_SYNC, Status.CHANGE}) | ERROR_STATUSES
+
+
+class _PlanHeader(BaseModel):
+    """Read first, so a plan of another version is named as such whatever its items look like."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    format_version: str
+    command: str
 
 
 class _PlanDocument(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    format_version: str
-    command: str
     endpoint: str
     sources: tuple[str, ...] = ()
     overrides_digest: str | None = None
+    interrupted: bool = False
+    # Why the run stopped early (a signal, a refused key, an unreachable API...), when it did.
+    stopped: str | None = None
+    items_digest: str | None = None
     # Item is a stdlib dataclass: pydantic checks its fields (status words too) and drops unknown keys.
     items: tuple[Item, ...]
 
@@ -35,25 +57,93 @@ class SavedPlan:
 
 
 def read_plan(path: str) -> SavedPlan:
-    """Read a saved plan, refusing anything that is not a plan of this format version."""
+    """Read a saved plan, refusing anything that is not a whole, untouched plan of this format version."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read plan {path}: {exc.strerror}") from None
     try:
+        header = _PlanHeader.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InputError(f"{path} is not a saved plan: {first_problem(exc, top='top level')}") from None
+    _check_header(path, header)
+    try:
         document = _PlanDocument.model_validate_json(raw)
     except ValidationError as exc:
         raise InputError(f"{path} is not a saved plan: {first_problem(exc, top='top level')}") from None
-    if document.format_version != FORMAT_VERSION:
-        raise InputError(
-            f"{path} is a plan of format version {document.format_version!r}; this oes-reconcile reads "
-            f"version {FORMAT_VERSION!r}: make the plan again with this version"
-        )
-    if document.command != "plan":
-        raise InputError(f"{path} is the report of an {document.command!r} run, not a saved plan")
+    _check_complete(path, document)
+    items = _checked_items(path, document)
     return SavedPlan(
         endpoint=document.endpoint,
         sources=document.sources,
         overrides_digest=document.overrides_digest,
-        items=document.items,
+        items=items,
     )
+
+
+def _check_header(path: str, header: _PlanHeader) -> None:
+    if header.format_version == "1":
+        raise InputError(
+            f"{path} was made by an older oes-reconcile (plan format version '1', without a digest of its "
+            f"items); {MAKE_A_NEW_PLAN} with this version"
+        )
+    if header.format_version != FORMAT_VERSION:
+        raise InputError(
+            f"{path} is a plan of format version {header.format_version!r}; this oes-reconcile reads "
+            f"version {FORMAT_VERSION!r}: {MAKE_A_NEW_PLAN} with this version"
+        )
+    if header.command != "plan":
+        raise InputError(f"{path} is the report of an {header.command!r} run, not a saved plan")
+
+
+def _check_complete(path: str, document: _PlanDocument) -> None:
+    """A plan run cut short saw only part of the entries: applying it would act on half a picture."""
+    if document.interrupted:
+        raise InputError(f"{path} was saved by a plan run that was interrupted; {MAKE_A_NEW_PLAN}")
+    if document.stopped is not None:
+        raise InputError(
+            f"{path} was saved by a plan run that stopped early ({document.stopped}); {MAKE_A_NEW_PLAN}"
+        )
+    if document.items_digest is None:
+        raise InputError(f"{path} carries no items_digest (edited by hand?); {MAKE_A_NEW_PLAN}")
+
+
+def _checked_items(path: str, document: _PlanDocument) -> tuple[Item, ...]:
+    """The items with ids as the loader would take them; refused if one is wrong, doubled or edited."""
+    digest = ItemsDigest()
+    seen: dict[tuple[str, str], int] = {}
+    items: list[Item] = []
+    for number, item in enumerate(document.items, start=1):
+        digest.add(item_line(item))
+        where = f"{path}: item {number} (data_id {shown(item.data_id)}, peak_id {shown(item.peak_id)})"
+        problem = (
+            data_id_problem(item.data_id)
+            or peak_id_problem(item.peak_id)
+            or _desired_problem(item.desired)
+            or _status_problem(item.status)
+        )
+        if problem:
+            raise InputError(f"{where}: {problem}; {MAKE_A_NEW_PLAN}")
+        taken = replace(item, data_id=normalise_data_id(item.data_id))
+        first = seen.setdefault(taken.sort_key, number)
+        if first != number:
+            raise InputError(
+                f"{where}: a second item for that peak (the first is item {first}); {MAKE_A_NEW_PLAN}"
+            )
+        items.append(taken)
+    if digest.value != document.items_digest:
+        raise InputError(
+            f"{path}: its items do not match its items_digest (edited by hand?); {MAKE_A_NEW_PLAN}"
+        )
+    return tuple(items)
+
+
+def _desired_problem(desired: str) -> str | None:
+    problem = candidate_key_problem(desired)
+    return None if problem is None else f"desired: {problem}"
+
+
+def _status_problem(status: Status) -> str | None:
+    if status in PLANNED_STATUSES:
+        return None
+    return f"status {status.value!r} is not one a plan writes"

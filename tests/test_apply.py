@@ -246,7 +246,9 @@ def test_saved_plan_applies_unchanged_peaks_and_skips_moved_ones() -> None:
     outcome, _ = reconcile(api, "apply_saved", planned.items)
     assert [(i.data_id[:4], i.peak_id, i.status) for i in outcome.items] == [
         ("3c0f", "p1", Status.STALE),
+        ("3c0f", "p9", Status.PEAK_NOT_FOUND),
         ("d290", "p1", Status.APPLIED),
+        ("d290", "p2", Status.IN_SYNC),
     ]
     assert (
         outcome.items[0].message
@@ -262,7 +264,9 @@ def test_saved_plan_applied_twice_finds_its_peaks_in_sync() -> None:
     reconcile(api, "apply_saved", planned.items)
     api.requests.clear()
     again, _ = reconcile(api, "apply_saved", planned.items)
-    assert {(i.status, i.message) for i in again.items} == {(Status.IN_SYNC, "already as wanted")}
+    changes = {(i.data_id, i.peak_id) for i in planned.items if i.status is Status.CHANGE}
+    redone = {(i.status, i.message) for i in again.items if (i.data_id, i.peak_id) in changes}
+    assert redone == {(Status.IN_SYNC, "already as wanted")}
     assert api.count("PATCH") == 0
 
 
@@ -379,3 +383,15 @@ def test_an_api_that_answered_once_is_retried_per_request_as_before() -> None:
     assert outcome.stop is None
     assert api.count("GET") == 1 + 2 * 4
     assert [i.status for i in outcome.items] == [Status.CHANGE, Status.FETCH_FAILED, Status.FETCH_FAILED]
+
+
+def test_saved_plan_carries_its_other_items_as_they_were() -> None:
+    """apply --plan reports the plan's in-sync and error items unchanged, and counts every entry named."""
+    api = two_entries()
+    planned, _ = reconcile(api, "plan", WANTED)
+    api.requests.clear()
+    outcome, _ = reconcile(api, "apply_saved", planned.items)
+    kept = {i.sort_key: i for i in planned.items if i.status is not Status.CHANGE}
+    assert [i for i in outcome.items if i.sort_key in kept] == list(kept.values())
+    assert outcome.entries == 2
+    assert (api.count("GET"), api.count("PATCH")) == (2, 2)

@@ -99,12 +99,12 @@ SAVED_PLANS = [
         id="other-format-version",
     ),
     pytest.param(
-        '{"format_version": "1", "command": "apply", "endpoint": "x", "items": []}',
+        '{"format_version": "2", "command": "apply", "endpoint": "x", "items": []}',
         " is the report of an 'apply' run, not a saved plan",
         id="apply-report",
     ),
     pytest.param(
-        '{"format_version": "1", "command": "plan", "endpoint": "x", "items": [{"status": "done"}]}',
+        '{"format_version": "2", "command": "plan", "endpoint": "x", "items": [{"status": "done"}]}',
         " is not a saved plan:",
         id="bad-item",
     ),

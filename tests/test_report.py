@@ -131,7 +131,7 @@ def test_markdown_escapes_pipes_in_notes() -> None:
 
 
 def test_json_has_the_specified_shape_and_order() -> None:
-    """JSON carries format_version "1", the summary, and items with every specified field."""
+    """JSON carries format_version "2", the summary, items with every specified field, then their digest."""
     out = io.StringIO()
     write_json(PLAN, out)
     document = json.loads(out.getvalue())
@@ -143,7 +143,9 @@ def test_json_has_the_specified_shape_and_order() -> None:
         "sources",
         "summary",
         "items",
+        "items_digest",
     ]
+    assert document["format_version"] == "2"
     assert document["summary"] == {
         "overrides": 3,
         "entries": 2,
