@@ -233,7 +233,6 @@ def test_plan_cut_short_by_a_signal_is_refused(
                 child.communicate(timeout=WAIT)
         assert child.returncode == 130, err
         assert read(plan)["interrupted"] is True
-        assert read(plan)["stopped"] == "the run was interrupted"
         monkeypatch.setenv("AS_API_KEY", "sandbox")
         monkeypatch.setenv("AS_API_ENDPOINT", sandbox.url)
         sandbox.reset_stats()
