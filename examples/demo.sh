@@ -26,6 +26,6 @@ step() {
 echo "Sandbox on $url, seeded with data that matches examples/overrides.yaml and examples/overrides.csv."
 step plan examples/
 step apply examples/
-step plan examples/
 echo
-echo "The one error is deliberate: examples/overrides.yaml names a peak (p9) that the entry does not have."
+echo "\$ oes-reconcile plan --detailed-exitcode examples/    # 0: nothing left to change"
+"$bin/oes-reconcile" plan --detailed-exitcode examples/

@@ -21,7 +21,7 @@ from reconciler.sandbox import Faults, Sandbox
 from reconciler.sandbox_synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_e2e import ALN, GAN, INGAN, LIST
-from tests.test_faults import write_overrides
+from tests.test_faults import patch_requests, write_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -252,3 +252,33 @@ def test_a_signal_is_prompt_while_waiting_for_a_rate_limit_slot(tmp_path: Path) 
     assert report_of(tmp_path / "r.json")["summary"]["overrides"] == 5
     assert "Traceback" not in err
     assert out.splitlines()[-1].startswith("Apply incomplete (interrupted): ")
+
+
+def test_kill_9_mid_apply_leaves_no_patch_without_a_trace(tmp_path: Path) -> None:
+    """`kill -9` during an apply: every PATCH the server received has at least a `sending` line in the
+    audit log (written before the request), and every outcome line follows its `sending` line."""
+    entries = synthetic_entries(30, peaks=2, points=16, differing=1)
+    overrides = write_overrides(tmp_path / "o.csv", synthetic_overrides(30, peaks=2, differing=1))
+    audit = tmp_path / "audit.jsonl"
+    with Sandbox(entries=entries, faults=Faults(latency=0.1)) as server:
+        env = child_env(AS_API_ENDPOINT=server.url, AS_API_KEY="sandbox")
+        argv = [sys.executable, "-m", "reconciler", "apply", "--concurrency", "4", "--audit-log", str(audit)]
+        child = subprocess.Popen([*argv, str(overrides)], cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + WAIT
+            while server.stats()["by_method"].get("PATCH", 0) < 5 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            child.kill()
+            child.wait(timeout=WAIT)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        time.sleep(0.3)  # let the sandbox finish answering what was in flight
+        patched = set(patch_requests(server))
+    lines = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    sending = {(line["data_id"], line["peak_id"]) for line in lines if line["status"] == "sending"}
+    outcomes = [(line["data_id"], line["peak_id"]) for line in lines if line["status"] != "sending"]
+    assert len(patched) >= 5
+    assert patched <= sending
+    assert set(outcomes) <= sending
