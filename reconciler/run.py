@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.apply import Outcome, Reconciler
-from reconciler.errors import InputError, SafetyLimitError
+from reconciler.errors import ConfigError, InputError, SafetyLimitError
 from reconciler.load import OverrideSet, load_overrides
 from reconciler.lock import run_lock
 from reconciler.models import Status
@@ -132,10 +132,14 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         # Still under the lock: the files first and whole, stdout last, so that nothing which happens to
         # stdout can cost the record of PATCHes already sent.
         code = exit_code(report, options, interrupted=outcome.interrupted)
-        _write_files(report, options)
+        unwritten = _write_files(report, options)
         code = _write_stdout(report, options, code)
     if outcome.refused is not None:
+        for problem in unwritten:
+            log.error("%s", problem)
         raise outcome.refused
+    if unwritten:
+        raise unwritten[0]
     return code
 
 
@@ -194,10 +198,16 @@ def _work(
     return entries, lambda r: r.apply(wanted, max_changes=options.max_changes)
 
 
-def _write_files(report: Report, options: RunOptions) -> None:
+def _write_files(report: Report, options: RunOptions) -> list[ConfigError]:
+    """Write the report files; a file that cannot be written does not stop the others or stdout."""
+    unwritten = []
     for path in (options.report_path, options.out_path):
         if path is not None:
-            output.write_atomically(path, lambda out: write_json(report, out))
+            try:
+                output.write_atomically(path, lambda out: write_json(report, out))
+            except ConfigError as exc:
+                unwritten.append(exc)
+    return unwritten
 
 
 def _write_stdout(report: Report, options: RunOptions, code: int) -> int:

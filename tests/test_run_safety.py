@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -282,3 +283,24 @@ def test_kill_9_mid_apply_leaves_no_patch_without_a_trace(tmp_path: Path) -> Non
     assert len(patched) >= 5
     assert patched <= sending
     assert set(outcomes) <= sending
+
+
+def _small_files_only() -> None:
+    """In the child: regular files may not grow past 512 bytes (EFBIG, as on a full disk); pipes are not files."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_report_file_that_cannot_be_written_still_shows_the_report(sandbox: Sandbox, lab: Path) -> None:
+    """The --report file hits a size limit mid-write after the PATCHes were sent: the report is still shown
+    on stdout, the earlier report file is left whole (no half file), one line names the file, exit 1."""
+    earlier = lab / "r.json"
+    earlier.write_text('{"earlier": true}\n')
+    ran = run_child(lab, "apply", "--report", "r.json", "overrides.yaml", preexec_fn=_small_files_only)
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert "cannot write r.json: File too large" in ran.stderr
+    assert ran.stdout.splitlines()[-1] == "Apply: 4 applied, 1 in sync, 0 failed."
+    assert earlier.read_text() == '{"earlier": true}\n'
+    assert sorted(path.name for path in lab.iterdir()) == ["overrides.yaml", "r.json"]
+    assert sandbox.stats()["by_method"]["PATCH"] == CHANGES
