@@ -13,13 +13,14 @@ from pathlib import Path
 
 from reconciler.errors import FileErrors, Problem
 from reconciler.load_csv import parse_csv
+from reconciler.load_disk import find_override_files, read_override_file
 from reconciler.load_yaml import parse_yaml
 from reconciler.models import Override
 
+__all__ = ["OverrideSet", "find_override_files", "load_overrides"]
+
 logger = logging.getLogger(__name__)
 
-SUFFIXES = (".yaml", ".yml", ".csv")
-MAX_FILE_BYTES = 50 * 1024 * 1024
 _BOM = "\ufeff"
 
 
@@ -33,52 +34,6 @@ class OverrideSet:
     digest: str
 
 
-def find_override_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
-    """The override files named or found under the paths given, each once, in the order to read them."""
-    files: list[Path] = []
-    problems: list[Problem] = []
-    seen: set[Path] = set()
-    for given in paths:
-        path = Path(given)
-        for found in _files_under(path, problems):
-            real = found.resolve()
-            if real not in seen:  # a file named twice (or also found in a folder) is read once
-                seen.add(real)
-                files.append(found)
-    return files, problems
-
-
-def _files_under(path: Path, problems: list[Problem]) -> list[Path]:
-    display = path.as_posix()
-    if path.is_dir():
-        found = sorted(_walk(path), key=lambda file: file.relative_to(path).parts)
-        if not found:
-            problems.append(Problem(display, 0, f"no override files ({_patterns()}) in this directory"))
-        return found
-    if path.is_file():
-        if path.suffix.lower() in SUFFIXES:
-            return [path]
-        problems.append(Problem(display, 0, f"not an override file (expected {_patterns()})"))
-    elif path.exists():
-        problems.append(Problem(display, 0, "not a file or directory"))
-    else:
-        problems.append(Problem(display, 0, "no such file or directory"))
-    return []
-
-
-def _walk(directory: Path) -> Iterator[Path]:
-    for root, folders, names in os.walk(directory):
-        # Hidden folders hold tooling (`.git`, `.github/workflows/*.yml`), never overrides.
-        folders[:] = [folder for folder in folders if not folder.startswith(".")]
-        for name in names:
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                yield Path(root, name)
-
-
-def _patterns() -> str:
-    return ", ".join(f"*{suffix}" for suffix in SUFFIXES)
-
-
 def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
     """Read, validate and merge the override files; raise FileErrors listing every problem of every file."""
     files, problems = find_override_files(paths)
@@ -87,8 +42,9 @@ def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
     declared: list[Override] = []
     for path in files:
         display = path.as_posix()
-        data = _read(path, display, problems)
-        if data is None:
+        data = read_override_file(path)
+        if isinstance(data, Problem):
+            problems.append(data)
             continue
         sources.append(display)
         for part in (display.encode(), data):  # length-prefixed, so no two file lists hash alike
@@ -109,27 +65,6 @@ def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
         warnings=tuple(sorted(warnings, key=lambda problem: (problem.path, problem.line))),
         digest=f"sha256:{digest.hexdigest()}",
     )
-
-
-def _read(path: Path, display: str, problems: list[Problem]) -> bytes | None:
-    """The file's bytes, or None with a problem; the size is checked before a byte is read."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                Problem(display, 0, f"file is {size:,} bytes; override files are limited to 50 MB")
-            )
-            return None
-        with path.open("rb") as stream:
-            # Bounded, in case the file grows between the stat and the read.
-            data = stream.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        problems.append(Problem(display, 0, f"cannot read the file: {error.strerror or error}"))
-        return None
-    if len(data) > MAX_FILE_BYTES:
-        problems.append(Problem(display, 0, "file is over 50 MB; override files are limited to 50 MB"))
-        return None
-    return data
 
 
 @contextlib.contextmanager

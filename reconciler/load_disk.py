@@ -1,0 +1,212 @@
+"""Override files on disk: folders searched, special files and link loops refused, nothing read that hangs."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.errors import Problem
+
+SUFFIXES = (".yaml", ".yml", ".csv")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+# O_NONBLOCK: should a FIFO slip in between the check and the open, opening it returns at once instead of
+# waiting for a writer. O_NOCTTY: a terminal opened by mistake never becomes the controlling one.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+_OPEN_FLAGS |= getattr(os, "O_BINARY", 0)  # Windows
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+_Identity = tuple[int, int]  # (st_dev, st_ino): one file or folder, whatever the names that lead to it
+
+
+def find_override_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
+    """The override files named or found under the paths given, each once, in the order to read them."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[_Identity] = set()
+    for given in paths:
+        for found, identity in _files_under(Path(given), problems):
+            if identity not in seen:  # a file named twice (or also found in a folder) is read once
+                seen.add(identity)
+                files.append(found)
+    return files, problems
+
+
+def read_override_file(path: Path) -> bytes | Problem:
+    """The file's bytes, or the problem; only a regular file under 50 MB is ever opened."""
+    display = path.as_posix()
+    try:
+        before = path.stat()
+        if not stat.S_ISREG(before.st_mode):
+            return Problem(display, 0, _not_regular(path, before))
+        if before.st_size > MAX_FILE_BYTES:
+            return Problem(display, 0, _too_big(before.st_size))
+        data = _read_regular(path, before)
+    except OSError as error:
+        return Problem(display, 0, _unreachable(path, error, "cannot read the file"))
+    if data is None:
+        return Problem(display, 0, "the file was replaced while it was being read; run again")
+    if len(data) > MAX_FILE_BYTES:
+        return Problem(display, 0, "file is over 50 MB; override files are limited to 50 MB")
+    return data
+
+
+def _read_regular(path: Path, before: os.stat_result) -> bytes | None:
+    """The bytes of the file `before` describes (at most one byte over the limit), or None if it changed."""
+    descriptor = os.open(path, _OPEN_FLAGS)
+    with os.fdopen(descriptor, "rb") as stream:  # closes the descriptor
+        now = os.fstat(descriptor)
+        if not stat.S_ISREG(now.st_mode) or _identity(now) != _identity(before):
+            return None
+        # Bounded, in case the file grows between the stat and the read.
+        return stream.read(MAX_FILE_BYTES + 1)
+
+
+def patterns() -> str:
+    return ", ".join(f"*{suffix}" for suffix in SUFFIXES)
+
+
+def _files_under(path: Path, problems: list[Problem]) -> list[tuple[Path, _Identity]]:
+    display = path.as_posix()
+    try:
+        status = path.stat()
+    except OSError as error:
+        problems.append(Problem(display, 0, _unreachable(path, error, "cannot read")))
+        return []
+    if stat.S_ISDIR(status.st_mode):
+        search = _Search(problems)
+        search.folder(path, status)
+        if not search.found and not search.problems_added:
+            problems.append(Problem(display, 0, f"no override files ({patterns()}) in this directory"))
+        return search.found
+    if not stat.S_ISREG(status.st_mode):
+        # Named explicitly, whatever its name: reading it could block or never end.
+        problems.append(Problem(display, 0, _not_regular(path, status)))
+    elif path.suffix.lower() in SUFFIXES:
+        return [(path, _identity(status))]
+    else:
+        problems.append(Problem(display, 0, f"not an override file (expected {patterns()})"))
+    return []
+
+
+@dataclass
+class _Search:
+    """One folder searched depth first, in sorted order; linked folders followed, each folder walked once."""
+
+    problems: list[Problem]
+    found: list[tuple[Path, _Identity]] = field(default_factory=list)
+    problems_added: int = 0
+    _walked: set[_Identity] = field(default_factory=set)
+
+    def folder(self, top: Path, status: os.stat_result) -> None:
+        # An explicit stack, not recursion: a deep tree must not hit Python's recursion limit. Each entry
+        # carries the folders it is in, by identity, to tell a link back to one of them (a loop).
+        stack: list[tuple[Path, os.stat_result, dict[_Identity, Path]]] = [(top, status, {})]
+        while stack:
+            path, status, outer = stack.pop()
+            identity = _identity(status)
+            if not stat.S_ISDIR(status.st_mode):
+                self.found.append((path, identity))
+            elif identity in outer:
+                self._problem(path, _loop_back(path, outer[identity]))
+            elif identity not in self._walked:  # else reached again through a link: its files are found
+                self._walked.add(identity)
+                inside = {**outer, identity: path}
+                stack.extend(
+                    (entry, entry_status, inside) for entry, entry_status in reversed(self._entries(path))
+                )
+
+    def _entries(self, folder: Path) -> list[tuple[Path, os.stat_result]]:
+        """The folder's visible folders and regular override files, in sorted order; the rest reported.
+
+        Files and folders interleave by name, so the order is that of the paths' parts, sorted.
+        """
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            self._problem(folder, _unreachable(folder, error, "cannot read the folder"))
+            return []
+        kept: list[tuple[Path, os.stat_result]] = []
+        for entry in entries:
+            # Hidden folders hold tooling (`.git`, `.github/workflows/*.yml`), never overrides.
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            wanted = path.suffix.lower() in SUFFIXES
+            if not wanted and not _is_folder(entry):
+                continue  # another kind of file, or a link to nothing: not ours to judge
+            try:
+                status = entry.stat()
+            except OSError as error:
+                self._problem(path, _unreachable(path, error, "cannot read"))
+                continue
+            if stat.S_ISDIR(status.st_mode) or stat.S_ISREG(status.st_mode):
+                kept.append((path, status))
+            else:
+                self._problem(path, _not_regular(path, status))
+        return kept
+
+    def _problem(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(path.as_posix(), 0, message))
+        self.problems_added += 1
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows a link; False for a link to nothing or a loop
+    except OSError:
+        return False
+
+
+def _identity(status: os.stat_result) -> _Identity:
+    return (status.st_dev, status.st_ino)
+
+
+def _not_regular(path: Path, status: os.stat_result) -> str:
+    kind = next((name for test, name in _KINDS if test(status.st_mode)), "not a regular file")
+    message = f"is {kind}, not a regular file" if kind.startswith("a ") else f"is {kind}"
+    target = _link_target(path)
+    return message if target is None else f"{message} (a symbolic link to {target!r})"
+
+
+def _unreachable(path: Path, error: OSError, doing: str) -> str:
+    """What stopped a stat or an open, in the user's words: a link loop, a broken link, or the system's."""
+    target = _link_target(path)
+    if error.errno == errno.ELOOP:
+        if target is None:
+            return "cannot be reached: a symbolic link on the way to it loops"
+        return f"is a symbolic link loop (it points to {target!r}, and following the links never ends)"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        if target is not None:
+            return f"is a broken symbolic link (it points to {target!r}, which does not exist)"
+        return "no such file or directory"
+    return f"{doing}: {error.strerror or error}"
+
+
+def _loop_back(link: Path, folder: Path) -> str:
+    target = _link_target(link)
+    pointed = "" if target is None else f"points to {target!r}, which "
+    inside = f"{folder.as_posix()!r}, a folder it is in"
+    return f"is a symbolic link that {pointed}leads back to {inside} (a loop); not followed"
+
+
+def _link_target(path: Path) -> str | None:
+    try:
+        return path.readlink().as_posix()
+    except (OSError, ValueError):
+        return None
+
+
+def _too_big(size: int) -> str:
+    return f"file is {size:,} bytes; override files are limited to 50 MB"
