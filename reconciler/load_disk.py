@@ -6,7 +6,6 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import Problem
@@ -26,20 +25,15 @@ _KINDS = (
     (stat.S_ISDIR, "a directory"),
 )
 
-_Identity = tuple[int, int]  # (st_dev, st_ino): one file or folder, whatever the names that lead to it
+_Identity = tuple[int, int | str]  # (st_dev, st_ino): one file or folder, whatever the names leading to it
 
 
 def find_override_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
     """The override files named or found under the paths given, each once, in the order to read them."""
-    files: list[Path] = []
-    problems: list[Problem] = []
-    seen: set[_Identity] = set()
+    finder = _Finder()
     for given in paths:
-        for found, identity in _files_under(Path(given), problems):
-            if identity not in seen:  # a file named twice (or also found in a folder) is read once
-                seen.add(identity)
-                files.append(found)
-    return files, problems
+        finder.path(Path(given))
+    return finder.files, finder.problems
 
 
 def read_override_file(path: Path) -> bytes | Problem:
@@ -66,7 +60,7 @@ def _read_regular(path: Path, before: os.stat_result) -> bytes | None:
     descriptor = os.open(path, _OPEN_FLAGS)
     with os.fdopen(descriptor, "rb") as stream:  # closes the descriptor
         now = os.fstat(descriptor)
-        if not stat.S_ISREG(now.st_mode) or _identity(now) != _identity(before):
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino):
             return None
         # Bounded, in case the file grows between the stat and the read.
         return stream.read(MAX_FILE_BYTES + 1)
@@ -76,47 +70,49 @@ def patterns() -> str:
     return ", ".join(f"*{suffix}" for suffix in SUFFIXES)
 
 
-def _files_under(path: Path, problems: list[Problem]) -> list[tuple[Path, _Identity]]:
-    display = path.as_posix()
-    try:
-        status = path.stat()
-    except OSError as error:
-        problems.append(Problem(display, 0, _unreachable(path, error, "cannot read")))
-        return []
-    if stat.S_ISDIR(status.st_mode):
-        search = _Search(problems)
-        search.folder(path, status)
-        if not search.found and not search.problems_added:
-            problems.append(Problem(display, 0, f"no override files ({patterns()}) in this directory"))
-        return search.found
-    if not stat.S_ISREG(status.st_mode):
-        # Named explicitly, whatever its name: reading it could block or never end.
-        problems.append(Problem(display, 0, _not_regular(path, status)))
-    elif path.suffix.lower() in SUFFIXES:
-        return [(path, _identity(status))]
-    else:
-        problems.append(Problem(display, 0, f"not an override file (expected {patterns()})"))
-    return []
+class _Finder:
+    """The paths given, in order; folders searched depth first in sorted order, linked folders followed.
 
+    A file or folder reached twice (named twice, or through links) is taken once: its files are read once.
+    """
 
-@dataclass
-class _Search:
-    """One folder searched depth first, in sorted order; linked folders followed, each folder walked once."""
+    def __init__(self) -> None:
+        self.files: list[Path] = []
+        self.problems: list[Problem] = []
+        self._seen: set[_Identity] = set()
+        self._walked: set[_Identity] = set()
+        self._reached = 0  # override files reached, counting those reached again
 
-    problems: list[Problem]
-    found: list[tuple[Path, _Identity]] = field(default_factory=list)
-    problems_added: int = 0
-    _walked: set[_Identity] = field(default_factory=set)
+    def path(self, path: Path) -> None:
+        try:
+            status = path.stat()
+        except OSError as error:
+            self._problem(path, _unreachable(path, error, "cannot read"))
+            return
+        if stat.S_ISDIR(status.st_mode):
+            before = (self._reached, len(self.problems))
+            if self._identity(path, status) in self._walked:
+                return  # searched already, under another name
+            self._folder(path, status)
+            if (self._reached, len(self.problems)) == before:
+                self._problem(path, f"no override files ({patterns()}) in this directory")
+        elif not stat.S_ISREG(status.st_mode):
+            # Named explicitly, whatever its name: reading it could block or never end.
+            self._problem(path, _not_regular(path, status))
+        elif path.suffix.lower() in SUFFIXES:
+            self._file(path, status)
+        else:
+            self._problem(path, f"not an override file (expected {patterns()})")
 
-    def folder(self, top: Path, status: os.stat_result) -> None:
+    def _folder(self, top: Path, status: os.stat_result) -> None:
         # An explicit stack, not recursion: a deep tree must not hit Python's recursion limit. Each entry
         # carries the folders it is in, by identity, to tell a link back to one of them (a loop).
         stack: list[tuple[Path, os.stat_result, dict[_Identity, Path]]] = [(top, status, {})]
         while stack:
             path, status, outer = stack.pop()
-            identity = _identity(status)
+            identity = self._identity(path, status)
             if not stat.S_ISDIR(status.st_mode):
-                self.found.append((path, identity))
+                self._file(path, status)
             elif identity in outer:
                 self._problem(path, _loop_back(path, outer[identity]))
             elif identity not in self._walked:  # else reached again through a link: its files are found
@@ -133,21 +129,15 @@ class _Search:
         """
         try:
             with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
+                names = sorted(entry.name for entry in listing if _wanted(entry))
         except OSError as error:
             self._problem(folder, _unreachable(folder, error, "cannot read the folder"))
             return []
         kept: list[tuple[Path, os.stat_result]] = []
-        for entry in entries:
-            # Hidden folders hold tooling (`.git`, `.github/workflows/*.yml`), never overrides.
-            if entry.name.startswith("."):
-                continue
-            path = folder / entry.name
-            wanted = path.suffix.lower() in SUFFIXES
-            if not wanted and not _is_folder(entry):
-                continue  # another kind of file, or a link to nothing: not ours to judge
+        for name in names:
+            path = folder / name
             try:
-                status = entry.stat()
+                status = path.stat()  # not the entry's: on Windows its st_ino is always 0
             except OSError as error:
                 self._problem(path, _unreachable(path, error, "cannot read"))
                 continue
@@ -157,9 +147,28 @@ class _Search:
                 self._problem(path, _not_regular(path, status))
         return kept
 
+    def _file(self, path: Path, status: os.stat_result) -> None:
+        self._reached += 1
+        identity = self._identity(path, status)
+        if identity not in self._seen:
+            self._seen.add(identity)
+            self.files.append(path)
+
     def _problem(self, path: Path, message: str) -> None:
         self.problems.append(Problem(path.as_posix(), 0, message))
-        self.problems_added += 1
+
+    @staticmethod
+    def _identity(path: Path, status: os.stat_result) -> _Identity:
+        # A file system without inode numbers (st_ino 0) falls back to the real path, never to "all equal".
+        return (status.st_dev, status.st_ino or os.path.realpath(path))
+
+
+def _wanted(entry: os.DirEntry[str]) -> bool:
+    """A folder (or a link to one), or a file named like an override file; hidden names never."""
+    # Hidden folders hold tooling (`.git`, `.github/workflows/*.yml`), never overrides.
+    if entry.name.startswith("."):
+        return False
+    return Path(entry.name).suffix.lower() in SUFFIXES or _is_folder(entry)
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
@@ -167,10 +176,6 @@ def _is_folder(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir()  # follows a link; False for a link to nothing or a loop
     except OSError:
         return False
-
-
-def _identity(status: os.stat_result) -> _Identity:
-    return (status.st_dev, status.st_ino)
 
 
 def _not_regular(path: Path, status: os.stat_result) -> str:
@@ -194,11 +199,14 @@ def _unreachable(path: Path, error: OSError, doing: str) -> str:
     return f"{doing}: {error.strerror or error}"
 
 
-def _loop_back(link: Path, folder: Path) -> str:
-    target = _link_target(link)
-    pointed = "" if target is None else f"points to {target!r}, which "
+def _loop_back(path: Path, folder: Path) -> str:
+    target = _link_target(path)
     inside = f"{folder.as_posix()!r}, a folder it is in"
-    return f"is a symbolic link that {pointed}leads back to {inside} (a loop); not followed"
+    if target is None:  # a real folder, reached again through a link above it
+        return f"is {inside}, reached again through a symbolic link (a loop); not followed"
+    return (
+        f"is a symbolic link that points to {target!r}, which leads back to {inside} (a loop); not followed"
+    )
 
 
 def _link_target(path: Path) -> str | None:

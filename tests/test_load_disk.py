@@ -271,6 +271,51 @@ def test_folder_reached_by_two_links_is_walked_once(here: Path) -> None:
     assert found("o") == (["o/first/a.csv"], [])
 
 
+def test_folder_named_again_or_inside_another_is_searched_once(here: Path) -> None:
+    """Naming a folder twice, or a folder and one inside it, finds each file once and each loop once."""
+    write("o/a.csv")
+    write("o/sub/b.csv", f"data_id,peak_id,candidate_key\n{D2},p1,X_1\n")
+    link("o/sub/up", "..")
+    files, problems = found("o/a.csv", "o", "o/sub", "o")
+    assert files == ["o/a.csv", "o/sub/b.csv"]
+    assert problems == [
+        "o/sub/up: is a symbolic link that points to '..', which leads back to 'o', "
+        "a folder it is in (a loop); not followed"
+    ]
+
+
+def test_folder_reached_again_below_a_link_is_named_as_a_loop(here: Path) -> None:
+    """Searching from inside a loop, the real folder met again through the link is the loop named."""
+    write("o/a.csv")
+    write("o/sub/b.csv", f"data_id,peak_id,candidate_key\n{D2},p1,X_1\n")
+    link("o/sub/up", "..")
+    assert found("o/sub") == (
+        ["o/sub/b.csv", "o/sub/up/a.csv"],
+        [
+            "o/sub/up/sub: is 'o/sub', a folder it is in, reached again through a symbolic link (a loop); "
+            "not followed"
+        ],
+    )
+
+
+def test_files_without_inode_numbers_are_not_taken_for_one(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file system that reports inode 0 for every file, distinct files are still all read."""
+    write("o/a.csv")
+    write("o/b.csv", f"data_id,peak_id,candidate_key\n{D2},p1,X_1\n")
+    real_stat = Path.stat
+
+    def stat_without_inode(path: Path, *, follow_symlinks: bool = True) -> os.stat_result:
+        status = real_stat(path, follow_symlinks=follow_symlinks)
+        fields = list(status[:10])
+        fields[1] = 0  # st_ino
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(Path, "stat", stat_without_inode)
+    assert found("o", "o/a.csv") == (["o/a.csv", "o/b.csv"], [])
+
+
 def test_deep_folders_do_not_hit_the_recursion_limit(here: Path) -> None:
     """A tree deeper than Python's recursion limit is searched without error."""
     depth = sys.getrecursionlimit() + 50
