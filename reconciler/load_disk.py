@@ -66,7 +66,7 @@ def _read_regular(path: Path, before: os.stat_result) -> bytes | None:
         return stream.read(MAX_FILE_BYTES + 1)
 
 
-def patterns() -> str:
+def _patterns() -> str:
     return ", ".join(f"*{suffix}" for suffix in SUFFIXES)
 
 
@@ -95,14 +95,14 @@ class _Finder:
                 return  # searched already, under another name
             self._folder(path, status)
             if (self._reached, len(self.problems)) == before:
-                self._problem(path, f"no override files ({patterns()}) in this directory")
+                self._problem(path, f"no override files ({_patterns()}) in this directory")
         elif not stat.S_ISREG(status.st_mode):
             # Named explicitly, whatever its name: reading it could block or never end.
             self._problem(path, _not_regular(path, status))
         elif path.suffix.lower() in SUFFIXES:
             self._file(path, status)
         else:
-            self._problem(path, f"not an override file (expected {patterns()})")
+            self._problem(path, f"not an override file (expected {_patterns()})")
 
     def _folder(self, top: Path, status: os.stat_result) -> None:
         # An explicit stack, not recursion: a deep tree must not hit Python's recursion limit. Each entry

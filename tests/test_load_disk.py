@@ -9,6 +9,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -20,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.errors import FileErrors
+from reconciler.errors import FileErrors, Problem
 from reconciler.load import find_override_files, load_overrides
+from reconciler.load_disk import read_override_file
 from tests.conftest import Cli, Ran
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
@@ -75,11 +77,13 @@ def fifos_released_after(seconds: float = HANG) -> Iterator[None]:
     released = threading.Event()
 
     def release() -> None:
-        for path in Path().rglob("*"):
-            with contextlib.suppress(OSError):
-                if path.is_fifo():
-                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # fails (ENXIO) without a reader
-                    released.set()
+        for folder, _, names in os.walk("."):
+            for name in names:
+                path = Path(folder, name)
+                with contextlib.suppress(OSError):
+                    if stat.S_ISFIFO(os.stat(path).st_mode):  # noqa: PTH116 - a test may patch Path.stat
+                        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # ENXIO without a reader
+                        released.set()
 
     timer = threading.Timer(seconds, release)
     timer.start()
@@ -142,6 +146,26 @@ def test_link_to_a_fifo_names_the_link_and_its_target(here: Path) -> None:
     assert problems_of("o") == [
         "o/a.yaml: is a FIFO (named pipe), not a regular file (a symbolic link to '../pipe')"
     ]
+
+
+@needs_fifo
+def test_fifo_swapped_in_after_the_check_is_opened_without_waiting(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file replaced by a FIFO between its check and its opening is refused at once, not waited on."""
+    pipe = fifo("a.csv")
+    real_stat = Path.stat
+
+    def looks_regular(path: Path, *, follow_symlinks: bool = True) -> os.stat_result:
+        status = real_stat(path, follow_symlinks=follow_symlinks)
+        fields = list(status[:10])
+        fields[0] = stat.S_IFREG | 0o644  # what the check saw, a moment before the swap
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(Path, "stat", looks_regular)
+    with fifos_released_after():
+        problem = read_override_file(pipe)
+    assert problem == Problem("a.csv", 0, "the file was replaced while it was being read; run again")
 
 
 @needs_unix_socket
