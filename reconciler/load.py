@@ -14,11 +14,11 @@ from pathlib import Path
 
 from reconciler.errors import FileErrors, Problem
 from reconciler.load_csv import parse_csv
-from reconciler.load_disk import find_override_files, read_override_file
+from reconciler.load_disk import MAX_FILE_BYTES, SUFFIXES, find_override_files, read_override_file
 from reconciler.load_yaml import parse_yaml
 from reconciler.models import Override
 
-__all__ = ["OverrideSet", "find_override_files", "load_overrides"]
+__all__ = ["MAX_FILE_BYTES", "SUFFIXES", "OverrideSet", "find_override_files", "load_overrides"]
 
 logger = logging.getLogger(__name__)
 
