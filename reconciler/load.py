@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gc
 import hashlib
@@ -13,14 +14,30 @@ from pathlib import Path
 
 from reconciler.errors import FileErrors, Problem
 from reconciler.load_csv import parse_csv
+from reconciler.load_disk import MAX_FILE_BYTES, SUFFIXES, find_override_files, read_override_file
 from reconciler.load_yaml import parse_yaml
 from reconciler.models import Override
 
+__all__ = ["MAX_FILE_BYTES", "SUFFIXES", "OverrideSet", "find_override_files", "load_overrides"]
+
 logger = logging.getLogger(__name__)
 
-SUFFIXES = (".yaml", ".yml", ".csv")
-MAX_FILE_BYTES = 50 * 1024 * 1024
-_BOM = "\ufeff"
+# Byte-order marks, longest first: UTF-32's little-endian mark begins with UTF-16's.
+_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),  # spreadsheets and some editors on Windows write one
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),  # Excel's "Unicode Text"
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+# Which bytes of the first character are NUL, for an ASCII character in each wide encoding.
+_WIDE = (
+    ((False, True, True, True), "UTF-32 (little-endian)"),
+    ((True, True, True, False), "UTF-32 (big-endian)"),
+    ((False, True), "UTF-16 (little-endian)"),
+    ((True, False), "UTF-16 (big-endian)"),
+)
+_SAVE_AS_CSV_UTF8 = 'in Excel, Save As "CSV UTF-8 (Comma delimited)"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,52 +50,6 @@ class OverrideSet:
     digest: str
 
 
-def find_override_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
-    """The override files named or found under the paths given, each once, in the order to read them."""
-    files: list[Path] = []
-    problems: list[Problem] = []
-    seen: set[Path] = set()
-    for given in paths:
-        path = Path(given)
-        for found in _files_under(path, problems):
-            real = found.resolve()
-            if real not in seen:  # a file named twice (or also found in a folder) is read once
-                seen.add(real)
-                files.append(found)
-    return files, problems
-
-
-def _files_under(path: Path, problems: list[Problem]) -> list[Path]:
-    display = path.as_posix()
-    if path.is_dir():
-        found = sorted(_walk(path), key=lambda file: file.relative_to(path).parts)
-        if not found:
-            problems.append(Problem(display, 0, f"no override files ({_patterns()}) in this directory"))
-        return found
-    if path.is_file():
-        if path.suffix.lower() in SUFFIXES:
-            return [path]
-        problems.append(Problem(display, 0, f"not an override file (expected {_patterns()})"))
-    elif path.exists():
-        problems.append(Problem(display, 0, "not a file or directory"))
-    else:
-        problems.append(Problem(display, 0, "no such file or directory"))
-    return []
-
-
-def _walk(directory: Path) -> Iterator[Path]:
-    for root, folders, names in os.walk(directory):
-        # Hidden folders hold tooling (`.git`, `.github/workflows/*.yml`), never overrides.
-        folders[:] = [folder for folder in folders if not folder.startswith(".")]
-        for name in names:
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                yield Path(root, name)
-
-
-def _patterns() -> str:
-    return ", ".join(f"*{suffix}" for suffix in SUFFIXES)
-
-
 def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
     """Read, validate and merge the override files; raise FileErrors listing every problem of every file."""
     files, problems = find_override_files(paths)
@@ -87,8 +58,9 @@ def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
     declared: list[Override] = []
     for path in files:
         display = path.as_posix()
-        data = _read(path, display, problems)
-        if data is None:
+        data = read_override_file(path)
+        if isinstance(data, Problem):
+            problems.append(data)
             continue
         sources.append(display)
         for part in (display.encode(), data):  # length-prefixed, so no two file lists hash alike
@@ -111,27 +83,6 @@ def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
     )
 
 
-def _read(path: Path, display: str, problems: list[Problem]) -> bytes | None:
-    """The file's bytes, or None with a problem; the size is checked before a byte is read."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                Problem(display, 0, f"file is {size:,} bytes; override files are limited to 50 MB")
-            )
-            return None
-        with path.open("rb") as stream:
-            # Bounded, in case the file grows between the stat and the read.
-            data = stream.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        problems.append(Problem(display, 0, f"cannot read the file: {error.strerror or error}"))
-        return None
-    if len(data) > MAX_FILE_BYTES:
-        problems.append(Problem(display, 0, "file is over 50 MB; override files are limited to 50 MB"))
-        return None
-    return data
-
-
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     # Parsing makes hundreds of thousands of small acyclic objects (YAML nodes, CSV rows); as they pile up,
@@ -147,16 +98,61 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _parse(path: Path, display: str, data: bytes) -> tuple[list[Override], list[Problem]]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        byte = data[error.start]
-        return [], [Problem(display, line, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")]
-    text = text.removeprefix(_BOM)  # spreadsheets and some editors on Windows write one
-    if path.suffix.lower() == ".csv":
+    spreadsheet = path.suffix.lower() == ".csv"
+    text = _decode(display, data, spreadsheet=spreadsheet)
+    if isinstance(text, Problem):
+        return [], [text]
+    if spreadsheet:
         return parse_csv(display, text)
     return parse_yaml(display, text)
+
+
+def _decode(display: str, data: bytes, *, spreadsheet: bool) -> str | Problem:
+    """The file's text: UTF-8, or UTF-16/32 with a byte-order mark; anything else refused, named."""
+    advice = f"save the file as UTF-8{f' ({_SAVE_AS_CSV_UTF8})' if spreadsheet else ''}"
+    unmarked = (b"", "utf-8", "UTF-8")
+    mark, codec, name = next((known for known in _MARKS if data.startswith(known[0])), unmarked)
+    if not mark:
+        found = _not_text(data, spreadsheet=spreadsheet)
+        if found:
+            return Problem(display, 0, f"{found}; {advice}")
+    body = memoryview(data)[len(mark) :]
+    try:
+        return str(body, codec)
+    except UnicodeDecodeError as error:
+        line = str(body[: error.start], codec, errors="replace").count("\n") + 1
+        byte = body[error.start]
+        if name != "UTF-8":
+            return Problem(
+                display,
+                line,
+                f"not valid {name} (byte 0x{byte:02x}), though it starts with a {name} byte-order mark",
+            )
+        return Problem(display, line, f"not valid UTF-8 (byte 0x{byte:02x}{_as_cp1252(byte)}); {advice}")
+
+
+def _not_text(data: bytes, *, spreadsheet: bool) -> str | None:
+    """What the file is when its first bytes show it is no UTF-8 text (it has no byte-order mark)."""
+    head = data[:4]
+    if head.startswith(b"PK\x03\x04"):
+        return f"is a zip archive{' (an Excel .xlsx workbook?)' if spreadsheet else ''}, not text"
+    if head == b"\xd0\xcf\x11\xe0":
+        return f"is an Office document{' (an Excel .xls workbook?)' if spreadsheet else ''}, not text"
+    # Text does not start with a NUL character: NUL bytes around the first one show a wider encoding.
+    nul = tuple(byte == 0 for byte in head)
+    for pattern, encoding in _WIDE:
+        if nul[: len(pattern)] == pattern:
+            return f"looks like {encoding} without a byte-order mark"
+    return None
+
+
+def _as_cp1252(byte: int) -> str:
+    """What the byte is in Windows-1252 (the usual "ANSI" of a Western Windows), as a lead for the user."""
+    try:
+        character = bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    return f", {character!r} in Windows-1252" if character.isprintable() else ""
 
 
 def _merge(declared: list[Override]) -> tuple[list[Override], list[Problem], list[Problem]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,49 @@ def test_bad_saved_plan_is_refused_before_any_request(
     assert f"InputError: {plan}{message}" in ran.err
     assert "Traceback" not in ran.err
     assert sandbox.stats()["requests"] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes (FIFOs) on this platform")
+def test_fifo_among_override_files_is_refused_before_any_request(
+    tmp_path: Path, sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply` of a folder holding a FIFO named like an override file: exit 1 at once, nothing sent."""
+    monkeypatch.chdir(tmp_path)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    Path("o").mkdir()
+    os.mkfifo("o/pipe.yaml")
+
+    # Should the FIFO be opened for reading after all, a writer comes after 5 s: the test fails, not hangs.
+    def unblock_reader() -> None:
+        with contextlib.suppress(OSError):
+            os.close(os.open("o/pipe.yaml", os.O_WRONLY | os.O_NONBLOCK))
+
+    unblock = threading.Timer(5, unblock_reader)
+    unblock.start()
+    try:
+        ran = cli("apply", str(examples), "o")
+    finally:
+        unblock.cancel()
+    assert_refused(ran, sandbox, "error: o/pipe.yaml: is a FIFO (named pipe), not a regular file")
+
+
+def test_link_loop_among_override_files_is_refused_before_any_request(
+    tmp_path: Path, sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply` of a folder holding a link loop named like an override file: exit 1, no traceback."""
+    monkeypatch.chdir(tmp_path)
+    Path("o").mkdir()
+    Path("o/self.yaml").symlink_to("self.yaml")
+    line = "error: o/self.yaml: is a symbolic link loop (it points to 'self.yaml', and following the links"
+    assert_refused(cli("apply", "o"), sandbox, line)
+
+
+def test_csv_in_utf16_without_a_byte_order_mark_is_refused_before_any_request(
+    tmp_path: Path, sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply` of a BOM-less UTF-16 CSV: exit 1 naming the encoding, nothing sent."""
+    monkeypatch.chdir(tmp_path)
+    row = "d290f1ee-6c54-4b01-90e6-d701748f0851,p1,Ga_417.2"
+    Path("a.csv").write_bytes(f"data_id,peak_id,candidate_key\n{row}\n".encode("utf-16-le"))
+    line = "error: a.csv: looks like UTF-16 (little-endian) without a byte-order mark"
+    assert_refused(cli("apply", "a.csv"), sandbox, line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -239,6 +240,7 @@ def test_file_over_50_mb_is_refused_without_being_read(here: Path, monkeypatch: 
     def no_open(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the file was opened")
 
+    monkeypatch.setattr(os, "open", no_open)
     monkeypatch.setattr(Path, "open", no_open)
     assert problems_of("big.yaml") == [
         "big.yaml: file is 62,914,560 bytes; override files are limited to 50 MB"

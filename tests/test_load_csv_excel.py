@@ -1,0 +1,264 @@
+"""Tests of CSV files as spreadsheets write them: header case, delimiters, `sep=` lines, encodings."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import FileErrors
+from reconciler.load import load_overrides
+from tests.conftest import Cli
+
+D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
+D2 = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
+SAVE_AS = 'save the file as UTF-8 (in Excel, Save As "CSV UTF-8 (Comma delimited)")'
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory, so display paths are short and deterministic."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(name: str, content: str | bytes) -> Path:
+    path = Path(name)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def loaded(*paths: str) -> list[tuple[str, str, str, int, str | None]]:
+    """(data_id, peak_id, candidate_key, line, note) of every override, in the loader's order."""
+    return [(o.data_id, o.peak_id, o.candidate_key, o.line, o.note) for o in load_overrides(paths).overrides]
+
+
+def problems_of(*paths: str) -> list[str]:
+    with pytest.raises(FileErrors) as caught:
+        load_overrides(paths)
+    return [str(problem) for problem in caught.value.problems]
+
+
+# --- Header names ---
+
+
+def test_header_names_in_any_case_and_with_outer_spaces(here: Path) -> None:
+    """`Data_ID`, ` PEAK_ID `, `Candidate_Key ` and `Note` name the usual columns."""
+    write("a.csv", f"Data_ID, PEAK_ID ,Candidate_Key ,Note\n{D1},p1,Ga_417.2,checked\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, "checked")]
+
+
+def test_header_names_with_inner_spaces_mean_underscores(here: Path) -> None:
+    """`Data ID`, `Peak  ID` and `candidate key`, as typed in a spreadsheet, name data_id, peak_id and
+    candidate_key."""
+    write("a.csv", f"Data ID,Peak  ID,candidate key\n{D1},p1,Ga_417.2\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, None)]
+
+
+def test_two_header_cells_naming_one_column_are_a_duplicate(here: Path) -> None:
+    """`Peak ID` and `peak_id` in one header are the same column twice: an error naming both cells."""
+    write("a.csv", f"data_id,Peak ID,peak_id,candidate_key\n{D1},p1,p1,X_1\n")
+    assert problems_of("a.csv") == [
+        "a.csv:1: duplicate column 'peak_id': 'Peak ID' before it names 'peak_id' too"
+    ]
+
+
+def test_empty_header_cells_padded_by_a_spreadsheet_are_accepted(here: Path) -> None:
+    """Trailing empty columns (`,,`) are read when empty; a value under a column with no name is an error."""
+    write(
+        "a.csv", f"data_id,peak_id,candidate_key,,\n{D1},p1,Ga_417.2,,\n{D1},p2,X_1, ,\n{D1},p3,X_1,,stray\n"
+    )
+    assert problems_of("a.csv") == ["a.csv:4: field 5, 'stray', is in a column with no name"]
+    write("a.csv", f"data_id,peak_id,candidate_key,,\n{D1},p1,Ga_417.2,,\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, None)]
+
+
+# --- Delimiters ---
+
+
+def test_semicolon_delimiter_is_read_from_the_header(here: Path) -> None:
+    """A file of Excel in a comma-decimal locale (`;`) is read; a comma inside a note stays in the note."""
+    write("a.csv", f"data_id;peak_id;candidate_key;note\n{D1};p1;Ga_417.2;seen at 417,2 nm\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, "seen at 417,2 nm")]
+
+
+def test_comma_file_with_semicolons_in_its_notes_stays_comma(here: Path) -> None:
+    """The header decides: a comma header with `;` in a note is read with commas."""
+    write("a.csv", f"data_id,peak_id,candidate_key,note\n{D1},p1,Ga_417.2,XPS; Raman\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, "XPS; Raman")]
+
+
+def test_tab_delimiter_is_read(here: Path) -> None:
+    """A tab-separated file (Excel's "Text (Tab delimited)") is read."""
+    write("a.csv", f"data_id\tpeak_id\tcandidate_key\n{D1}\tp1\tGa_417.2\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, None)]
+
+
+def test_semicolon_header_with_comma_rows_names_the_rows(here: Path) -> None:
+    """Rows that do not use the header's delimiter fail on their own lines, not silently."""
+    write("a.csv", f"data_id;peak_id;candidate_key\n{D1},p1,Ga_417.2\n")
+    assert problems_of("a.csv") == [
+        "a.csv:2: missing peak_id (the row has 1 fields)",
+        "a.csv:2: missing candidate_key (the row has 1 fields)",
+    ]
+
+
+# --- The `sep=` line ---
+
+
+def test_sep_line_is_honoured_and_line_numbers_stay_physical(here: Path) -> None:
+    """`sep=;` is skipped and obeyed; overrides and problems keep the lines of the file as written."""
+    write("a.csv", f"sep=;\r\ndata_id;peak_id;candidate_key\r\n{D1};p1;Ga_417.2\r\n\r\nnope;p2;X_1\r\n")
+    assert problems_of("a.csv") == ["a.csv:5: data_id 'nope' is not a UUID"]
+    write("a.csv", f"sep=;\ndata_id;peak_id;candidate_key\n{D1};p1;Ga_417.2\n{D1};p2;X_1\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 3, None), (D1, "p2", "X_1", 4, None)]
+
+
+def test_sep_line_with_a_comma_is_honoured(here: Path) -> None:
+    """`sep=,` before a comma header reads as usual, a line further down."""
+    write("a.csv", f"sep=,\ndata_id,peak_id,candidate_key,note\n{D1},p1,Ga_417.2,a; b\n")
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 3, "a; b")]
+
+
+def test_sep_line_naming_another_delimiter_than_the_header_uses(here: Path) -> None:
+    """`sep=,` above a `;` header is refused naming both delimiters, at the header's line."""
+    write("a.csv", f"sep=,\ndata_id;peak_id;candidate_key\n{D1};p1;Ga_417.2\n")
+    assert problems_of("a.csv") == [
+        "a.csv:2: the header is separated by ';', but the line before it says sep=,"
+    ]
+
+
+@pytest.mark.parametrize("line", ["sep=", "sep=;;", "sep=a", 'sep="'])
+def test_sep_line_that_names_no_one_delimiter_is_refused(line: str, here: Path) -> None:
+    """A `sep=` line must name exactly one delimiter character (not a letter, not a quote)."""
+    write("a.csv", f"{line}\ndata_id;peak_id;candidate_key\n{D1};p1;Ga_417.2\n")
+    assert problems_of("a.csv") == [
+        f"a.csv:1: the first line {line!r} must name one delimiter (sep=; or sep=,)"
+    ]
+
+
+def test_sep_line_after_a_utf8_byte_order_mark(here: Path) -> None:
+    """A BOM before `sep=;` does not hide the line."""
+    write("a.csv", codecs.BOM_UTF8 + f"sep=;\ndata_id;peak_id;candidate_key\n{D1};p1;Ga_417.2\n".encode())
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 3, None)]
+
+
+# --- Encodings ---
+
+
+UNICODE_TEXT = (
+    f"data_id\tpeak_id\tcandidate_key\tnote\r\n{D1}\tp1\tGa_417.2\tCécile's\r\n{D2}\tp2\tIn_451.1\t\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(codecs.BOM_UTF16_LE + UNICODE_TEXT.encode("utf-16-le"), id="utf-16-le"),
+        pytest.param(codecs.BOM_UTF16_BE + UNICODE_TEXT.encode("utf-16-be"), id="utf-16-be"),
+        pytest.param(UNICODE_TEXT.encode("utf-16"), id="utf-16-native"),
+        pytest.param(UNICODE_TEXT.encode("utf-32"), id="utf-32"),
+    ],
+)
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(encoded: bytes, here: Path) -> None:
+    """Excel's "Unicode Text" (UTF-16 with a BOM, tabs) is read, either byte order; so is UTF-32 with one."""
+    write("a.csv", encoded)
+    assert loaded("a.csv") == [(D2, "p2", "In_451.1", 3, None), (D1, "p1", "Ga_417.2", 2, "Cécile's")]
+
+
+def test_utf16_problems_carry_the_physical_line(here: Path) -> None:
+    """A bad row of a UTF-16 file is named at its line, as in a UTF-8 file."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n\nnope,p2,X_1\n".encode("utf-16"))
+    assert problems_of("a.csv") == ["a.csv:4: data_id 'nope' is not a UUID"]
+
+
+def test_broken_utf16_after_its_byte_order_mark_is_refused_at_its_line(here: Path) -> None:
+    """A lone surrogate in a UTF-16 file is refused, naming the encoding and the line."""
+    head = f"data_id,peak_id,candidate_key\n{D1},p1,".encode("utf-16-le")
+    write("a.csv", codecs.BOM_UTF16_LE + head + b"\x00\xd8" + "x\n".encode("utf-16-le"))
+    assert problems_of("a.csv") == [
+        "a.csv:2: not valid UTF-16 (byte 0x00), though it starts with a UTF-16 byte-order mark"
+    ]
+
+
+def test_yaml_in_utf16_with_a_byte_order_mark_is_read(here: Path) -> None:
+    """A YAML file saved as UTF-16 with a BOM (legal YAML) is read, lines intact."""
+    text = f"version: 1\noverrides:\n  {D1}:\n    p1: Ga_417.2\n    p2: 417.2\n"
+    write("a.yaml", text.encode("utf-16"))
+    assert problems_of("a.yaml") == [
+        "a.yaml:5: candidate_key 417.2 is read by YAML as a number; quote it: '417.2'"
+    ]
+    write("a.yaml", codecs.BOM_UTF16_BE + text.replace("417.2\n", "'417.2'\n").encode("utf-16-be"))
+    assert [o.line for o in load_overrides(["a.yaml"]).overrides] == [4, 5]
+
+
+@pytest.mark.parametrize(
+    ("codec", "found"),
+    [
+        ("utf-16-le", "UTF-16 (little-endian)"),
+        ("utf-16-be", "UTF-16 (big-endian)"),
+        ("utf-32-le", "UTF-32 (little-endian)"),
+        ("utf-32-be", "UTF-32 (big-endian)"),
+    ],
+)
+def test_utf16_and_utf32_without_a_byte_order_mark_are_refused(codec: str, found: str, here: Path) -> None:
+    """UTF-16/32 without a BOM (valid UTF-8 bytes full of NULs) is refused, naming what it looks like."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n".encode(codec))
+    write("b.yaml", "version: 1\noverrides: {}\n".encode(codec))
+    assert problems_of("a.csv", "b.yaml") == [
+        f"a.csv: looks like {found} without a byte-order mark; {SAVE_AS}",
+        f"b.yaml: looks like {found} without a byte-order mark; save the file as UTF-8",
+    ]
+
+
+def test_windows_1252_is_refused_naming_the_byte_its_character_and_line(here: Path) -> None:
+    """Excel's plain "CSV (Comma delimited)" on Windows writes cp1252: refused at the line of the first
+    non-UTF-8 byte, naming it and what it is in Windows-1252, with the format to save as."""
+    write(
+        "a.csv",
+        f"data_id,peak_id,candidate_key,note\n{D1},p1,Ga_417.2,\n{D2},p2,X_1,Cécile\n".encode("cp1252"),
+    )
+    assert problems_of("a.csv") == [f"a.csv:3: not valid UTF-8 (byte 0xe9, 'é' in Windows-1252); {SAVE_AS}"]
+
+
+def test_workbook_renamed_to_csv_is_refused_as_a_workbook(here: Path) -> None:
+    """An .xlsx (a zip archive) or an old .xls saved under a .csv name is named for what it is."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as book:
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    write("a.csv", archive.getvalue())
+    write("b.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert problems_of("a.csv", "b.csv") == [
+        f"a.csv: is a zip archive (an Excel .xlsx workbook?), not text; {SAVE_AS}",
+        f"b.csv: is an Office document (an Excel .xls workbook?), not text; {SAVE_AS}",
+    ]
+
+
+# --- Through the CLI ---
+
+
+def test_validate_reads_what_excel_writes(here: Path, cli: Cli) -> None:
+    """`validate` accepts a `sep=;` file, a `;` file with odd header case and a UTF-16 "Unicode Text" file."""
+    write("a.csv", f"sep=;\nData_ID;Peak ID;Candidate_Key\n{D1};p3;Ga_417.2\n")
+    write("b.csv", f"DATA_ID;PEAK_ID;CANDIDATE_KEY;NOTE\n{D1};p2;X_1;417,2\n")
+    write("c.csv", UNICODE_TEXT.encode("utf-16"))
+    ran = cli("validate", "a.csv", "b.csv", "c.csv")
+    assert (ran.code, ran.out, ran.err) == (0, "Valid: 4 overrides for 2 data entries in 3 files.\n", "")
+    sources = [o.source for o in load_overrides(["a.csv", "b.csv", "c.csv"]).overrides]
+    assert sources == ["c.csv:3", "c.csv:2", "b.csv:2", "a.csv:3"]
+
+
+def test_validate_refuses_what_it_cannot_read_naming_the_encoding(here: Path, cli: Cli) -> None:
+    """`validate` of a BOM-less UTF-16 file and a cp1252 file: exit 1, each named with what was found."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n".encode("utf-16-le"))
+    write("b.csv", f"data_id,peak_id,candidate_key,note\n{D1},p2,X_1,±0.1 nm\n".encode("cp1252"))
+    ran = cli("validate", "a.csv", "b.csv")
+    assert ran.code == 1
+    assert ran.err.splitlines() == [
+        f"error: a.csv: looks like UTF-16 (little-endian) without a byte-order mark; {SAVE_AS}",
+        f"error: b.csv:2: not valid UTF-8 (byte 0xb1, '±' in Windows-1252); {SAVE_AS}",
+        "InputError: 2 errors in override files; nothing was sent.",
+    ]
