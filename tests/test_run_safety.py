@@ -286,7 +286,7 @@ def test_kill_9_mid_apply_leaves_no_patch_without_a_trace(tmp_path: Path) -> Non
 
 
 def _small_files_only() -> None:
-    """In the child: regular files may not grow past 512 bytes (EFBIG, as on a full disk); pipes are not files."""
+    """In the child: files may not grow past 512 bytes (EFBIG, as on a full disk); pipes are not files."""
     resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
