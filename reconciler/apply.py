@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from reconciler.api import ApiClient, RequestFailed, RunStopped
-from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, group_by_entry, recheck, verify
-from reconciler.errors import AuthError, RecordError, SafetyLimitError
-from reconciler.models import Item, Override, Status
+from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
+from reconciler.errors import AuthError, RecordError
+from reconciler.models import Item, Override, Status, by_entry
+from reconciler.plan import Plan
 from reconciler.stop import Stop, StopKind
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Reconciler:
 
     async def plan(self, overrides: Sequence[Override]) -> Outcome:
         """Fetch and diff; send no PATCH."""
-        groups = group_by_entry(overrides)
+        groups = by_entry(overrides)
         items = await self._each_entry(groups, self._plan_entry, self._skip_overrides)
         return self._outcome(items, len(groups))
 
@@ -88,43 +89,31 @@ class Reconciler:
         """Fetch, diff and PATCH; an entry's PATCHes go out as soon as its own GET is back."""
         if max_changes is not None:
             return await self._apply_within(overrides, max_changes)
-        groups = group_by_entry(overrides)
+        groups = by_entry(overrides)
         items = await self._each_entry(groups, self._apply_entry, self._skip_overrides)
         return self._outcome(items, len(groups))
 
-    async def apply_saved(self, planned: Sequence[Item]) -> Outcome:
+    async def apply_saved(self, plan: Plan) -> Outcome:
         """Apply exactly the `change` items of a saved plan; a peak that moved since is `stale`, untouched.
 
         The plan's other items (in sync, or errors) are reported again as the plan saw them, so an error
         in the plan still makes the run exit 1; entries count every entry the plan names.
         """
-        groups: dict[str, list[Item]] = {}
-        carried: list[Item] = []
-        for item in sorted(planned, key=lambda i: i.sort_key):
-            if item.status is Status.CHANGE:
-                groups.setdefault(item.data_id, []).append(item)
-            else:
-                carried.append(item)
-        items = await self._each_entry(groups, self._apply_saved_entry, self._skip_saved)
-        return self._outcome(items + carried, len({item.data_id for item in planned}))
+        items = await self._each_entry(plan.to_patch, self._apply_saved_entry, self._skip_saved)
+        return self._outcome(items + plan.others, plan.entries)
 
     async def _apply_within(self, overrides: Sequence[Override], max_changes: int) -> Outcome:
         """With a change limit the whole plan must be known first: fetch everything, count, then patch."""
         planned = await self.plan(overrides)
-        pending = sum(item.status is Status.CHANGE for item in planned.items)
-        if planned.refused is not None or planned.interrupted:
+        if planned.stop is not None:
             return planned
-        if pending > max_changes:
-            limit = SafetyLimitError(
-                f"{pending} changes pending, more than --max-changes {max_changes}; nothing was patched. "
-                "Review the plan, then raise the limit or apply in smaller steps."
+        plan = Plan.of(planned.items)
+        limit = plan.over_limit(max_changes)
+        if limit is not None:
+            return replace(
+                planned, stop=Stop(StopKind.CHANGE_LIMIT, "more changes than --max-changes", limit)
             )
-            stop = Stop(StopKind.CHANGE_LIMIT, "more changes than --max-changes", limit)
-            return replace(planned, stop=stop)
-        groups: dict[str, list[Item]] = {}
-        for item in planned.items:
-            groups.setdefault(item.data_id, []).append(item)
-        items = await self._each_entry(groups, self._patch_all, self._skip_patches)
+        items = await self._each_entry(plan.by_entry, self._patch_all, self._skip_patches)
         return self._outcome(items, planned.entries)
 
     def _outcome(self, items: list[Item], entries: int) -> Outcome:

@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from reconciler.models import Item, OESResult, Override, PeakState, Status, element_of
+from reconciler.models import Item, OESResult, Override, PeakState, Status, by_entry, element_of
 
 ELEMENT_ONLY = "compared by element only: the server sends no candidate key for this peak"
 UNPINNED = "assignment matches but is not pinned (manual: false); the PATCH pins it"
@@ -127,18 +127,10 @@ def fetch_failed(overrides: Iterable[Override], reason: str) -> list[Item]:
     return [item_for(o, Status.FETCH_FAILED, message=reason) for o in overrides]
 
 
-def group_by_entry(overrides: Iterable[Override]) -> dict[str, list[Override]]:
-    """Overrides grouped by data entry, entries and peaks in sorted order."""
-    groups: dict[str, list[Override]] = {}
-    for override in sorted(overrides, key=lambda o: (o.data_id, o.peak_id)):
-        groups.setdefault(override.data_id, []).append(override)
-    return groups
-
-
 def diff(overrides: Sequence[Override], results: Mapping[str, OESResult | None]) -> list[Item]:
     """The whole plan: every override decided against its entry's result, sorted by entry then peak."""
     items: list[Item] = []
-    for data_id, group in group_by_entry(overrides).items():
+    for data_id, group in by_entry(overrides).items():
         items.extend(diff_entry(group, results.get(data_id)))
     return items
 

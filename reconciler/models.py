@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -73,6 +74,27 @@ class Item:
     @property
     def sort_key(self) -> tuple[str, str]:
         return (self.data_id, self.peak_id)
+
+
+class HasPeak(Protocol):
+    """Anything that names a peak of a data entry: an override, an item."""
+
+    @property
+    def data_id(self) -> str: ...
+
+    @property
+    def peak_id(self) -> str: ...
+
+
+P = TypeVar("P", bound=HasPeak)
+
+
+def by_entry(values: Iterable[P]) -> dict[str, list[P]]:
+    """Grouped by data entry, entries and peaks in sorted order."""
+    groups: dict[str, list[P]] = {}
+    for value in sorted(values, key=lambda v: (v.data_id, v.peak_id)):
+        groups.setdefault(value.data_id, []).append(value)
+    return groups
 
 
 def first_problem(exc: ValidationError, *, top: str | None = None) -> str:

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, TextIO
 from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.apply import Outcome, Reconciler
-from reconciler.errors import ConfigError, InputError, SafetyLimitError
+from reconciler.errors import ConfigError, InputError
 from reconciler.load import OverrideSet, load_overrides
 from reconciler.lock import run_lock
-from reconciler.models import Status
+from reconciler.models import Status, by_entry
+from reconciler.plan import Plan
 from reconciler.planfile import SavedPlan, read_plan
 from reconciler.progress import progress_bar
 from reconciler.report import Report, write_json, write_markdown, write_text
@@ -180,19 +181,16 @@ async def _execute(
 def _work(
     options: RunOptions, overrides: OverrideSet | None, saved: SavedPlan | None
 ) -> tuple[int, Callable[[Reconciler], Awaitable[Outcome]]]:
-    """How many entries the run touches, and what it does with the reconciler."""
+    """How many entries the run visits (for progress), and what it does with the reconciler."""
     if saved is not None:
-        plan = saved
-        pending = sum(item.status is Status.CHANGE for item in plan.items)
-        if options.max_changes is not None and pending > options.max_changes:
-            raise SafetyLimitError(
-                f"the saved plan holds {pending} changes, more than --max-changes {options.max_changes}; "
-                "nothing was sent"
-            )
-        return len({item.data_id for item in plan.items}), lambda r: r.apply_saved(plan.items)
+        plan = Plan.of(saved.items)
+        limit = plan.over_limit(options.max_changes, where=" in the saved plan")
+        if limit is not None:
+            raise limit
+        return len(plan.to_patch), lambda r: r.apply_saved(plan)
     assert overrides is not None
     wanted = overrides.overrides
-    entries = len({override.data_id for override in wanted})
+    entries = len(by_entry(wanted))
     if options.command == "plan":
         return entries, lambda r: r.plan(wanted)
     return entries, lambda r: r.apply(wanted, max_changes=options.max_changes)

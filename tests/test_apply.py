@@ -14,6 +14,7 @@ from reconciler.apply import Outcome, PatchRecord, Reconciler
 from reconciler.diff import diff_entry
 from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
 from reconciler.models import Status
+from reconciler.plan import Plan
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection
 from reconciler.stop import StopKind
@@ -243,7 +244,7 @@ def test_saved_plan_applies_unchanged_peaks_and_skips_moved_ones() -> None:
     moved = next(p for p in api.docs[OTHER]["detected_peaks"] if p["peak_id"] == "p1")
     moved["manual"] = False
     api.requests.clear()
-    outcome, _ = reconcile(api, "apply_saved", planned.items)
+    outcome, _ = reconcile(api, "apply_saved", Plan.of(planned.items))
     assert [(i.data_id[:4], i.peak_id, i.status) for i in outcome.items] == [
         ("3c0f", "p1", Status.STALE),
         ("3c0f", "p9", Status.PEAK_NOT_FOUND),
@@ -261,9 +262,9 @@ def test_saved_plan_applied_twice_finds_its_peaks_in_sync() -> None:
     """Rerunning a saved plan (say after an interruption): peaks already as wanted are in sync, not stale."""
     api = two_entries()
     planned, _ = reconcile(api, "plan", WANTED)
-    reconcile(api, "apply_saved", planned.items)
+    reconcile(api, "apply_saved", Plan.of(planned.items))
     api.requests.clear()
-    again, _ = reconcile(api, "apply_saved", planned.items)
+    again, _ = reconcile(api, "apply_saved", Plan.of(planned.items))
     changes = {(i.data_id, i.peak_id) for i in planned.items if i.status is Status.CHANGE}
     redone = {(i.status, i.message) for i in again.items if (i.data_id, i.peak_id) in changes}
     assert redone == {(Status.IN_SYNC, "already as wanted")}
@@ -390,7 +391,7 @@ def test_saved_plan_carries_its_other_items_as_they_were() -> None:
     api = two_entries()
     planned, _ = reconcile(api, "plan", WANTED)
     api.requests.clear()
-    outcome, _ = reconcile(api, "apply_saved", planned.items)
+    outcome, _ = reconcile(api, "apply_saved", Plan.of(planned.items))
     kept = {i.sort_key: i for i in planned.items if i.status is not Status.CHANGE}
     assert [i for i in outcome.items if i.sort_key in kept] == list(kept.values())
     assert outcome.entries == 2

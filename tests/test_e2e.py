@@ -337,7 +337,7 @@ def test_saved_plan_obeys_max_changes(sandbox: Sandbox, cli: Cli, overrides: Pat
     sandbox.reset_stats()
     ran = cli("apply", "--plan", str(plan), "--max-changes", "2")
     assert ran.code == 1
-    assert "the saved plan holds 6 changes, more than --max-changes 2" in ran.err
+    assert "6 changes pending in the saved plan, more than --max-changes 2; nothing was patched" in ran.err
     assert sandbox.stats()["requests"] == 0
 
 
