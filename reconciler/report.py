@@ -1,19 +1,16 @@
-"""Reporting: the items of a run as text and markdown for people, and streamed JSON for machines."""
+"""Reports for people: the items of a run as text and markdown, with a headline that sums them up."""
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from reconciler.models import Item, Status
 
-FORMAT_VERSION = "2"
 SYMBOLS = {Status.CHANGE: "~", Status.APPLIED: "~", Status.IN_SYNC: "="}
 NOT_PATCHED = "-"
 MOVES = {Status.CHANGE, Status.APPLIED}
@@ -216,70 +213,3 @@ def write_markdown(report: Report, out: TextIO) -> None:
     in_sync = summary(report)["in_sync"]
     if in_sync:
         out.write(f"{_plural(in_sync, 'override')} in sync (not listed).\n")
-
-
-def item_json(item: Item) -> dict[str, Any]:
-    return {
-        "data_id": item.data_id,
-        "peak_id": item.peak_id,
-        "desired": item.desired,
-        "current": item.current,
-        "element": item.element,
-        "manual": item.manual,
-        "status": item.status.value,
-        "source": item.source,
-        "note": item.note,
-        "message": item.message,
-        "last_updated": item.last_updated,
-    }
-
-
-def item_line(item: Item) -> str:
-    """An item as the JSON report writes it, on one line: the canonical encoding its digest covers."""
-    return json.dumps(item_json(item), ensure_ascii=False)
-
-
-class ItemsDigest:
-    """sha256 over the items' lines, fed one at a time so a streamed report stays single-pass."""
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-
-    def add(self, line: str) -> None:
-        self._hash.update(line.encode("utf-8"))
-        self._hash.update(b"\n")
-
-    @property
-    def value(self) -> str:
-        return f"sha256:{self._hash.hexdigest()}"
-
-
-def write_json(report: Report, out: TextIO) -> None:
-    """The JSON report (also the saved plan), streamed item by item so memory stays flat.
-
-    `items_digest` comes last, after the items it covers, so that writing stays one pass; JSON readers
-    do not care about key order.
-    """
-    head: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "command": report.command,
-        "generated_at": report.generated_at,
-        "endpoint": report.endpoint,
-        "sources": list(report.sources),
-    }
-    head["summary"] = summary(report)
-    # Beyond the specified keys, after them: readers ignore what they do not know.
-    if report.interrupted:
-        head["interrupted"] = True
-    if report.stopped is not None:
-        head["stopped"] = report.stopped
-    if report.overrides_digest is not None:
-        head["overrides_digest"] = report.overrides_digest
-    out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')
-    digest = ItemsDigest()
-    for index, item in enumerate(report.items):
-        line = item_line(item)
-        digest.add(line)
-        out.write(("\n  " if index == 0 else ",\n  ") + line)
-    out.write("\n]" if report.items else "]")
-    out.write(f', "items_digest": {json.dumps(digest.value)}}}\n')

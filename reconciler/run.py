@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, TextIO
 from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.apply import Outcome, Reconciler
+from reconciler.document import SavedPlan, read_plan, write_json
 from reconciler.errors import ConfigError, InputError
 from reconciler.load import OverrideSet, load_overrides
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.plan import Plan
-from reconciler.planfile import SavedPlan, read_plan
 from reconciler.progress import progress_bar
-from reconciler.report import Report, write_json, write_markdown, write_text
+from reconciler.report import Report, write_markdown, write_text
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection, ConnectionOptions, resolve_connection
 from reconciler.signals import stop_on_signals

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from reconciler.document import write_json
 from reconciler.models import Item, Status
 from reconciler.report import (
     ZERO_WIDTH_JOINER,
@@ -23,7 +24,6 @@ from reconciler.report import (
     markdown_text,
     one_line,
     summary,
-    write_json,
     write_markdown,
     write_text,
 )

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.document import read_plan, write_json
 from reconciler.errors import InputError
 from reconciler.models import Item, Status
-from reconciler.planfile import read_plan
-from reconciler.report import Report, write_json
+from reconciler.report import Report
 from tests.factories import ENTRY, OTHER
 
 Edit = dict[str, Any]

@@ -1,9 +1,12 @@
-"""Saved plans: the JSON plan written by `plan --out`, read back and checked by `apply --plan`."""
+"""The JSON document in both directions: the report (and saved plan) written, the saved plan read back."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -16,8 +19,9 @@ from reconciler.load_rules import (
     shown,
 )
 from reconciler.models import ERROR_STATUSES, Item, Status, first_problem
-from reconciler.report import FORMAT_VERSION, ItemsDigest, item_line
+from reconciler.report import Report, summary
 
+FORMAT_VERSION = "2"
 MAKE_A_NEW_PLAN = "make a new plan"
 # What a `plan` run writes; `applied`, `failed` or `stale` in a plan would claim work that was never done.
 PLANNED_STATUSES = frozenset({Status.IN_SYNC, Status.CHANGE}) | ERROR_STATUSES
@@ -147,3 +151,73 @@ def _status_problem(status: Status) -> str | None:
     if status in PLANNED_STATUSES:
         return None
     return f"status {status.value!r} is not one a plan writes"
+
+
+# --- Writing: the report, which `plan --out` also writes as the saved plan. ---
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    return {
+        "data_id": item.data_id,
+        "peak_id": item.peak_id,
+        "desired": item.desired,
+        "current": item.current,
+        "element": item.element,
+        "manual": item.manual,
+        "status": item.status.value,
+        "source": item.source,
+        "note": item.note,
+        "message": item.message,
+        "last_updated": item.last_updated,
+    }
+
+
+def item_line(item: Item) -> str:
+    """An item as the JSON report writes it, on one line: the canonical encoding its digest covers."""
+    return json.dumps(item_json(item), ensure_ascii=False)
+
+
+class ItemsDigest:
+    """sha256 over the items' lines, fed one at a time so a streamed report stays single-pass."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def add(self, line: str) -> None:
+        self._hash.update(line.encode("utf-8"))
+        self._hash.update(b"\n")
+
+    @property
+    def value(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
+
+
+def write_json(report: Report, out: TextIO) -> None:
+    """The JSON report (also the saved plan), streamed item by item so memory stays flat.
+
+    `items_digest` comes last, after the items it covers, so that writing stays one pass; JSON readers
+    do not care about key order.
+    """
+    head: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "command": report.command,
+        "generated_at": report.generated_at,
+        "endpoint": report.endpoint,
+        "sources": list(report.sources),
+    }
+    head["summary"] = summary(report)
+    # Beyond the specified keys, after them: readers ignore what they do not know.
+    if report.interrupted:
+        head["interrupted"] = True
+    if report.stopped is not None:
+        head["stopped"] = report.stopped
+    if report.overrides_digest is not None:
+        head["overrides_digest"] = report.overrides_digest
+    out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')
+    digest = ItemsDigest()
+    for index, item in enumerate(report.items):
+        line = item_line(item)
+        digest.add(line)
+        out.write(("\n  " if index == 0 else ",\n  ") + line)
+    out.write("\n]" if report.items else "]")
+    out.write(f', "items_digest": {json.dumps(digest.value)}}}\n')
