@@ -19,9 +19,9 @@ import httpx
 import pydantic
 
 from reconciler import __version__
-from reconciler.errors import AuthError, UnreachableError
+from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
 from reconciler.models import OESResult, first_problem
-from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, TransientHTTPError, describe, parse_retry_after
+from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
 from reconciler.settings import KEY_HELP, Connection
 from reconciler.stop import INTERRUPTED, Stop, StopKind
 
@@ -29,20 +29,6 @@ log = logging.getLogger(__name__)
 
 DETAIL_LIMIT = 200
 UNREACHABLE_ROUNDS = 3  # connection failures in a row per slot before the API counts as unreachable
-
-
-class RunStopped(Exception):
-    """The run is stopping (see `ApiClient.stopped` for why): nothing new is sent."""
-
-
-class RequestFailed(Exception):
-    """A request that did not succeed: refused by the server, unreadable, or out of attempts."""
-
-    def __init__(self, reason: str, *, status: int | None = None, attempts: int = 1) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.attempts = attempts
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,26 +8,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from reconciler.api import ApiClient, RequestFailed, RunStopped
+from reconciler.api import ApiClient
 from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
-from reconciler.errors import AuthError, RecordError
-from reconciler.models import Item, Override, Status, by_entry
+from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
+from reconciler.models import Item, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
 from reconciler.stop import Stop, StopKind
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PatchRecord:
-    """One PATCH outcome, for the audit log: the item as it ended, what it was before, how it went."""
-
-    item: Item
-    previous: str | None
-    http_status: int | None
-    attempts: int
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import PatchRecord
 from reconciler.errors import ConfigError, RecordError
-from reconciler.models import Item
+from reconciler.models import Item, PatchRecord
 
 log = logging.getLogger(__name__)
 

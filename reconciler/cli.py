@@ -10,17 +10,13 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from reconciler import __version__
-from reconciler.errors import InputError, ReconcileError
+from reconciler.errors import ReconcileError, UsageError
 
 EPILOG = """\
 exit codes: 0 done (nothing failed); 1 invalid input, configuration or key, or anything not in sync
 after apply (plan: any error item); 2 plan --detailed-exitcode with changes pending; 3 lock held
 by another run; 130 interrupted.
 key: AS_API_KEY (or ATOMSCALE_API_KEY), or --api-key-file PATH; endpoint: --endpoint or AS_API_ENDPOINT."""
-
-
-class UsageError(InputError):
-    """The command line itself is wrong (exit 1, as any invalid input; 2 means changes pending)."""
 
 
 class Parser(argparse.ArgumentParser):

@@ -2,6 +2,7 @@
 
 ReconcileError (exit 1)
 ├── InputError ............ override files, plan files or options are invalid
+│   ├── UsageError ........ the command line itself is wrong
 │   └── FileErrors ........ one or more `path:line: message` problems, all listed at once
 ├── ConfigError ........... endpoint, key file or other settings are unusable
 ├── AuthError ............. the API refused the key (401/403); the run stops at once
@@ -10,9 +11,11 @@ ReconcileError (exit 1)
 ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
 └── LockHeldError (exit 3)  another run holds `--lock-file`
 
-An interrupted run is no error: it ends with its report and exit 130. A request that fails
-(`api.RequestFailed`, once `retry.TransientHTTPError` retries ran out) is no error of the run either: it
-becomes the status of the items it concerns (`failed`, `fetch_failed`), and the other entries go on.
+Outside the root, three exceptions carry a request's fate inside a run and never reach the CLI:
+TransientHTTPError (an answer worth retrying), RequestFailed (a request that did not succeed, once retries
+ran out: it becomes the status of the items it concerns, `failed` or `fetch_failed`, and the other entries
+go on) and RunStopped (the run is stopping: nothing new is sent). An interrupted run is no error: it ends
+with its report and exit 130.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
+
+
+class UsageError(InputError):
+    """The command line itself is wrong (exit 1, as any invalid input; 2 means changes pending)."""
 
 
 class FileErrors(InputError):
@@ -85,3 +92,30 @@ class LockHeldError(ReconcileError):
     """Another run holds the lock file."""
 
     exit_code = 3
+
+
+# --- A request's fate inside a run: handled there, never shown as an error of the run. ---
+
+
+class TransientHTTPError(Exception):
+    """An answer worth retrying (429, 500, 502, 503, 504), with the server's `Retry-After` if it sent one."""
+
+    def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(f"HTTP {status}: {reason}")
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class RequestFailed(Exception):
+    """A request that did not succeed: refused by the server, unreadable, or out of attempts."""
+
+    def __init__(self, reason: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.attempts = attempts
+
+
+class RunStopped(Exception):
+    """The run is stopping (the client's `stopped` says why): nothing new is sent."""

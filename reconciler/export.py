@@ -17,9 +17,9 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from reconciler import output
-from reconciler.api import ApiClient, RequestFailed, RunStopped
+from reconciler.api import ApiClient
 from reconciler.diff import NO_ENTRY
-from reconciler.errors import ConfigError, InputError
+from reconciler.errors import ConfigError, InputError, RequestFailed, RunStopped
 from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.models import OESResult, PeakState
 from reconciler.retry import RetryPolicy

@@ -76,6 +76,16 @@ class Item:
         return (self.data_id, self.peak_id)
 
 
+@dataclass(frozen=True, slots=True)
+class PatchRecord:
+    """One PATCH outcome, for the audit log: the item as it ended, what it was before, how it went."""
+
+    item: Item
+    previous: str | None
+    http_status: int | None
+    attempts: int
+
+
 class HasPeak(Protocol):
     """Anything that names a peak of a data entry: an override, an item."""
 

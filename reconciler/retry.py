@@ -14,6 +14,8 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base, wait_none, wait_random_exponential
 
+from reconciler.errors import TransientHTTPError
+
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -29,16 +31,6 @@ def set_testing(on: bool) -> None:
     """The testing switch: runs built after this retry with no backoff (as stamina's `set_testing`)."""
     global _testing  # noqa: PLW0603 (a process-wide switch, like stamina's, is the point)
     _testing = on
-
-
-class TransientHTTPError(Exception):
-    """An answer worth retrying (429, 500, 502, 503, 504), with the server's `Retry-After` if it sent one."""
-
-    def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(f"HTTP {status}: {reason}")
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 def refused_certificate(exc: BaseException) -> bool:

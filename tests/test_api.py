@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.api import ApiClient, RateLimiter, RequestFailed, RunStopped
-from reconciler.errors import AuthError
+from reconciler.api import ApiClient, RateLimiter
+from reconciler.errors import AuthError, RequestFailed, RunStopped
 from reconciler.retry import BACKOFF_BASE, BACKOFF_CAP, RetryPolicy
 from reconciler.settings import Connection
 from tests.factories import ENTRY, peak_with_key, result_doc

@@ -10,10 +10,10 @@ import pytest
 
 from reconciler import apply as apply_module
 from reconciler.api import ApiClient
-from reconciler.apply import Outcome, PatchRecord, Reconciler
+from reconciler.apply import Outcome, Reconciler
 from reconciler.diff import diff_entry
 from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
-from reconciler.models import Status
+from reconciler.models import PatchRecord, Status
 from reconciler.plan import Plan
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply import PatchRecord
 from reconciler.audit import AuditLog, git_commit, git_dirty, open_audit_log
 from reconciler.errors import ConfigError, RecordError
-from reconciler.models import Item, Status
+from reconciler.models import Item, PatchRecord, Status
 from tests.factories import ENTRY, commit_all
 
 ITEM = Item(ENTRY, "p1", "Ga_417.2", Status.CHANGE, "o.yaml:4", note="by XPS", current="In_451.1")

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.cli import UsageError, build_parser, main
+from reconciler.cli import build_parser, main
+from reconciler.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from reconciler.retry import TransientHTTPError, describe, is_transient, parse_retry_after
+from reconciler.errors import TransientHTTPError
+from reconciler.retry import describe, is_transient, parse_retry_after
 
 NOW = datetime(2026, 11, 29, 7, 0, 0, tzinfo=UTC)
 
