@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError, LockHeldError
-from reconciler.load import SUFFIXES
+from reconciler.paths import refuse_overlaps
 
 MARKER = b"oes-reconcile lock\n"
 _HEAD = 4096  # our lock files are under 100 bytes; this much tells ours from anything else
@@ -35,13 +35,17 @@ _KINDS = {
 
 @contextmanager
 def run_lock(
-    lock_file: str | None, *, overrides: Sequence[str], files: Mapping[str, str | None]
+    lock_file: str | None,
+    *,
+    overrides: Sequence[str],
+    writes: Mapping[str, str | None],
+    reads: Mapping[str, str | None],
 ) -> Iterator[None]:
-    """Hold `--lock-file` (if given) for the block, after refusing one that is also a file of the run."""
+    """Refuse a run whose files overlap (the lock among them), then hold `--lock-file`, if given."""
+    refuse_overlaps(writes={"--lock-file": lock_file, **writes}, reads=reads, overrides=overrides)
     if lock_file is None:
         yield
         return
-    refuse_shared_lock_path(lock_file, overrides=overrides, files=files)
     with hold_lock(lock_file):
         yield
 
@@ -51,47 +55,7 @@ def refuse_shared_lock_path(
 ) -> None:
     """Refuse a lock path that is also an override file (or would be found in a folder searched) or
     one of `files` (option name → path: report, plan, audit log…), by real path or by inode."""
-    lock = _identity(lock_file)
-    hint = f"name a separate file (e.g. {lock_file}.lock)"
-    for option, path in files.items():
-        if path is not None and _same(lock, _identity(path)):
-            raise ConfigError(f"--lock-file {lock_file} is also the {option}; {hint}")
-    # The search finds a file by the name it has in the folder, and reads what that name leads to.
-    named = _real(str(Path(lock_file).parent)) / Path(lock_file).name
-    for given in overrides:
-        if Path(given).is_dir():
-            folder = _real(given)
-            for place in (named, lock[0]):
-                if place.suffix.lower() in SUFFIXES and place.is_relative_to(folder):
-                    what = "is" if place == named else f"leads to {place},"
-                    raise ConfigError(
-                        f"--lock-file {lock_file} {what} a {place.suffix} file inside {given}, "
-                        f"a folder searched for override files; {hint}"
-                    )
-        elif _same(lock, _identity(given)):
-            raise ConfigError(f"--lock-file {lock_file} is also the override file {given}; {hint}")
-
-
-Identity = tuple[Path, tuple[int, int] | None]
-
-
-def _identity(path: str) -> Identity:
-    """The real path, and the (device, inode) of what it names when that exists."""
-    real = _real(path)
-    try:
-        found = Path(path).stat()
-    except (OSError, ValueError):
-        return real, None
-    return real, (found.st_dev, found.st_ino)
-
-
-def _real(path: str) -> Path:
-    """The path with its symlinks resolved as far as they go (where Path.resolve would raise on a loop)."""
-    return Path(os.path.realpath(path))
-
-
-def _same(one: Identity, other: Identity) -> bool:
-    return one[0] == other[0] or (one[1] is not None and one[1] == other[1])
+    refuse_overlaps(writes={"--lock-file": lock_file}, reads=files, overrides=overrides)
 
 
 @contextmanager

@@ -78,15 +78,11 @@ def now_utc() -> str:
 
 
 def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
-    """Take --lock-file before anything that can block or write (reading files, making folders), then run."""
-    files = {
-        "--report": options.report_path,
-        "--out": options.out_path,
-        "--plan": options.plan_path,
-        "--audit-log": options.audit_log,
-        "--api-key-file": options.connection.api_key_file,
-    }
-    with run_lock(options.lock_file, overrides=options.paths, files=files):
+    """Refuse files that overlap, take --lock-file before anything that can block or write (reading
+    files, making folders), then run."""
+    writes = {"--report": options.report_path, "--out": options.out_path, "--audit-log": options.audit_log}
+    reads = {"--plan": options.plan_path, "--api-key-file": options.connection.api_key_file}
+    with run_lock(options.lock_file, overrides=options.paths, writes=writes, reads=reads):
         return _run(options, retry=retry)
 
 

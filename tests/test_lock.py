@@ -405,7 +405,7 @@ def test_symlink_loop_is_a_config_error_not_a_traceback(tmp_path: Path, where: s
     files = {"--report": str(tmp_path / "report.json")}
     with (
         pytest.raises(ConfigError, match=f"--lock-file {lock}"),
-        run_lock(str(lock), overrides=(), files=files),
+        run_lock(str(lock), overrides=(), writes={}, reads=files),
     ):
         pytest.fail("the block ran")
 
@@ -413,11 +413,14 @@ def test_symlink_loop_is_a_config_error_not_a_traceback(tmp_path: Path, where: s
 def test_run_lock_checks_first_then_holds(tmp_path: Path) -> None:
     """run_lock refuses a shared path before creating anything, and otherwise holds the lock."""
     report = tmp_path / "report.json"
-    with pytest.raises(ConfigError), run_lock(str(report), overrides=(), files={"--report": str(report)}):
+    with (
+        pytest.raises(ConfigError),
+        run_lock(str(report), overrides=(), writes={"--report": str(report)}, reads={}),
+    ):
         pytest.fail("the block ran")
     assert not report.exists()
     lock = tmp_path / "run.lock"
-    with run_lock(str(lock), overrides=(), files={"--report": str(report)}):
+    with run_lock(str(lock), overrides=(), writes={"--report": str(report)}, reads={}):
         assert holder_of(lock)["pid"] == os.getpid()
-    with run_lock(None, overrides=(), files={}):
+    with run_lock(None, overrides=(), writes={}, reads={}):
         pass
