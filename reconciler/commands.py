@@ -72,14 +72,24 @@ def validate(args: argparse.Namespace) -> int:
     loaded = load_overrides(args.paths)
     for warning in loaded.warnings:
         log.warning("%s", warning)
-    if not args.quiet:
-        entries = len({override.data_id for override in loaded.overrides})
-        files = len(loaded.sources)
-        print(
-            f"Valid: {len(loaded.overrides)} overrides for {entries} data entries "
-            f"in {files} file{'s' if files != 1 else ''}."
-        )
+    if args.quiet:
+        return 0
+    from reconciler import output
+    from reconciler.errors import ConfigError
+
+    entries = len({override.data_id for override in loaded.overrides})
+    files = len(loaded.sources)
+    overrides = _plural(len(loaded.overrides), "override")
+    where = f"{_plural(entries, 'data entry', 'data entries')} in {_plural(files, 'file')}"
+    line = f"Valid: {overrides} for {where}.\n"
+    problem = output.to_stdout(lambda out: out.write(line))
+    if problem is not None:
+        raise ConfigError(problem)
     return 0
+
+
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def export(args: argparse.Namespace) -> int:

@@ -192,11 +192,12 @@ class ItemsDigest:
         return f"sha256:{self._hash.hexdigest()}"
 
 
-def write_json(report: Report, out: TextIO) -> None:
+def write_json(report: Report, out: TextIO, *, ascii_only: bool = False) -> None:
     """The JSON report (also the saved plan), streamed item by item so memory stays flat.
 
     `items_digest` comes last, after the items it covers, so that writing stays one pass; JSON readers
-    do not care about key order.
+    do not care about key order. `ascii_only` escapes every other character as JSON does (`\u00c5`), for a
+    stdout whose encoding cannot show them: the same document, losslessly.
     """
     head: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -213,11 +214,13 @@ def write_json(report: Report, out: TextIO) -> None:
         head["stopped"] = report.stopped
     if report.overrides_digest is not None:
         head["overrides_digest"] = report.overrides_digest
-    out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')
+    out.write(json.dumps(head, ensure_ascii=ascii_only)[:-1] + ', "items": [')
     digest = ItemsDigest()
     for index, item in enumerate(report.items):
         line = item_line(item)
         digest.add(line)
+        if ascii_only:
+            line = json.dumps(item_json(item))
         out.write(("\n  " if index == 0 else ",\n  ") + line)
     out.write("\n]" if report.items else "]")
     out.write(f', "items_digest": {json.dumps(digest.value)}}}\n')

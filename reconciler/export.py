@@ -8,7 +8,6 @@ import io
 import logging
 import re
 import stat
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -361,7 +360,8 @@ def render_csv(assignments: Assignments) -> str:
 def write_output(text: str, path: str | None) -> None:
     """To stdout, or to `path` whole (through a temporary file and a rename): never half a file."""
     if path is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        problem = output.to_stdout(lambda out: out.write(text))
+        if problem is not None:
+            raise ConfigError(problem)
     else:
         output.write_atomically(path, lambda out: out.write(text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import stat
@@ -73,6 +74,15 @@ class _Console:
             self.escaped = True
             encoding = self.stream.encoding or "ascii"
             return self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
+def stdout_is_unicode() -> bool:
+    """Whether stdout's encoding can show every character (a UTF encoding), so JSON need not escape."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
 
 
 def to_stdout(write: Callable[[TextIO], object]) -> str | None:

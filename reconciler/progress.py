@@ -12,7 +12,7 @@ def progress_bar(
     total: int, *, description: str, enabled: bool = True
 ) -> Iterator[Callable[[int], None] | None]:
     """Yield a callback taking the number of entries done, or None when no bar is shown."""
-    if not enabled or total < 2 or not sys.stderr.isatty():
+    if not enabled or total < 2 or sys.stderr is None or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console

@@ -209,7 +209,7 @@ def _write_stdout(report: Report, options: RunOptions, code: int) -> int:
 
     def write(out: TextIO) -> None:
         if options.format == "json":
-            write_json(report, out)
+            write_json(report, out, ascii_only=not output.stdout_is_unicode())
         elif options.format == "markdown":
             write_markdown(report, out)
         else:

@@ -304,3 +304,37 @@ def test_a_report_file_that_cannot_be_written_still_shows_the_report(sandbox: Sa
     assert earlier.read_text() == '{"earlier": true}\n'
     assert sorted(path.name for path in lab.iterdir()) == ["overrides.yaml", "r.json"]
     assert sandbox.stats()["by_method"]["PATCH"] == CHANGES
+
+
+def test_a_closed_stderr_changes_nothing(sandbox: Sandbox, lab: Path) -> None:
+    """Started with stderr closed (`2>&-`): the run goes ahead, the report is on stdout and in its file."""
+    ran = run_child(lab, "apply", "--report", "r.json", "overrides.yaml", preexec_fn=lambda: os.close(2))
+    assert ran.returncode == 0, ran.stdout
+    assert ran.stdout.splitlines()[-1] == "Apply: 4 applied, 1 in sync, 0 failed."
+    assert_full_report(lab / "r.json")
+
+
+def test_json_on_an_ascii_stdout_stays_valid_json(sandbox: Sandbox, lab: Path) -> None:
+    """`--format json` to an ASCII-only stdout: characters are escaped as JSON does (lossless), so the
+    document parses to the same note and the run's exit code is its own."""
+    env = child_env(PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
+    ran = run_child(lab, "plan", "--format", "json", "overrides.yaml", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == ""
+    notes = {item["note"] for item in json.loads(ran.stdout)["items"]}
+    assert "Ångström-level check, 確認済み" in notes
+
+
+@pytest.mark.parametrize("command", ["validate", "export"])
+def test_validate_and_export_on_a_broken_stdout_are_one_line(
+    sandbox: Sandbox, lab: Path, command: str
+) -> None:
+    """validate and export to a full device or a closed stdout: one line on stderr, no traceback, exit 1."""
+    argv = ("validate", "overrides.yaml") if command == "validate" else ("export", GAN)
+    with open("/dev/full", "w") as full:  # noqa: PTH123 (a device, not a path to manipulate)
+        ran = run_child(lab, *argv, stdout=full)
+    assert (ran.returncode, "Traceback" in ran.stderr) == (1, False), ran.stderr
+    assert "No space left on device" in ran.stderr
+    closed = run_child(lab, *argv, stdout=None, preexec_fn=lambda: os.close(1))
+    assert (closed.returncode, "Traceback" in closed.stderr) == (1, False), closed.stderr
+    assert "stdout is closed" in closed.stderr
