@@ -186,10 +186,17 @@ class ApiClient:
             return Answer(result=None, status=404, attempts=attempts)
         return self._answer(response, attempts)
 
-    async def patch_peak(self, data_id: str, peak_id: str, candidate_key: str) -> Answer:
-        """Select `candidate_key` for the peak and pin it; the answer holds the updated result."""
+    async def patch_peak(
+        self, data_id: str, peak_id: str, candidate_key: str, *, before_send: Callable[[], None] | None = None
+    ) -> Answer:
+        """Select `candidate_key` for the peak and pin it; the answer holds the updated result.
+
+        `before_send` runs once, just before the first attempt goes on the wire (after any wait for a slot
+        or a rate-limit token); if it raises, nothing is sent.
+        """
         body = {"peak_id": peak_id, "candidate_key": candidate_key}
-        response, attempts = await self._request("PATCH", f"oes/{quote(data_id, safe='')}/peaks", body)
+        path = f"oes/{quote(data_id, safe='')}/peaks"
+        response, attempts = await self._request("PATCH", path, body, before_send=before_send)
         return self._answer(response, attempts)
 
     def _answer(self, response: httpx.Response, attempts: int) -> Answer:
@@ -226,15 +233,30 @@ class ApiClient:
         return f"HTTP {status}: {reason}"
 
     async def _request(
-        self, method: str, path: str, body: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, str] | None = None,
+        *,
+        before_send: Callable[[], None] | None = None,
     ) -> tuple[httpx.Response, int]:
-        attempts = 0
+        attempts = sent = 0
+
+        def on_wire() -> None:
+            nonlocal sent
+            if sent == 0 and before_send is not None:
+                before_send()
+            sent += 1
+
         retrying = self.retry.retrying(request=f"{method} /{path}", sleep=self._sleep)
         try:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    response = await self._send_once(method, path, body)
+                    response = await self._send_once(method, path, body, on_wire)
+        except RunStopped as exc:
+            exc.attempts = sent
+            raise
         except (TransientHTTPError, httpx.RequestError) as exc:
             tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
             status = exc.status if isinstance(exc, TransientHTTPError) else None
@@ -243,7 +265,13 @@ class ApiClient:
             ) from None
         return response, attempts
 
-    async def _send_once(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, str] | None,
+        on_wire: Callable[[], None] | None = None,
+    ) -> httpx.Response:
         if self.stopping.is_set():
             raise RunStopped
         async with self._slots:
@@ -251,6 +279,8 @@ class ApiClient:
                 await self._rate.acquire()
             if self.stopping.is_set():
                 raise RunStopped
+            if on_wire is not None:
+                on_wire()
             response = await self._reaching(method, path, body)
         log.debug("%s /%s -> %d", method, path, response.status_code)
         if response.status_code in {401, 403}:

@@ -181,10 +181,19 @@ class Reconciler:
         return [await self._patch(item) if item.status is Status.CHANGE else item for item in items]
 
     async def _patch(self, item: Item) -> Item:
-        if self.client.stopping.is_set() or not self._recorded(self.on_sending, item):
+        if self.client.stopping.is_set():
             return replace(item, message=self._not_done("patched"))
+        on_sending = self.on_sending
         try:
-            answer = await self.client.patch_peak(item.data_id, item.peak_id, item.desired)
+            answer = await self.client.patch_peak(
+                item.data_id,
+                item.peak_id,
+                item.desired,
+                before_send=None if on_sending is None else lambda: on_sending(item),
+            )
+        except RecordError as exc:  # the `sending` line could not be written: the PATCH was not sent
+            self.client.stop(Stop(StopKind.UNRECORDABLE, "the audit log could not be written", exc))
+            return replace(item, message=self._not_done("patched"))
         except RequestFailed as exc:
             reason = exc.reason
             if item.current is None and item.element is not None:
@@ -192,8 +201,12 @@ class Reconciler:
                 reason = f"{reason}; {ELEMENT_ONLY}"
             done = replace(item, status=Status.FAILED, message=reason)
             status, attempts = exc.status, exc.attempts
-        except (RunStopped, AuthError):
-            return replace(item, message=self._not_done("patched"))
+        except (RunStopped, AuthError) as exc:
+            undone = replace(item, message=self._not_done("patched"))
+            attempts = exc.attempts if isinstance(exc, RunStopped) else 1
+            if attempts and on_sending is not None:  # its `sending` line gets an outcome: not patched
+                self._recorded(self.on_patch, PatchRecord(undone, item.current, None, attempts))
+            return undone
         else:
             assert answer.result is not None
             done = verify(item, answer.result)

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError, RecordError
-from reconciler.models import Item, PatchRecord
+from reconciler.models import Item, PatchRecord, Status
 
 log = logging.getLogger(__name__)
 
 SENDING = "sending"
+STOPPED = "stopped"
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -77,10 +78,11 @@ class AuditLog:
         self._write(item, status=SENDING, previous=item.current, http_status=None, attempts=0)
 
     def record(self, record: PatchRecord) -> None:
+        """An outcome; a change still pending was stopped before a retry could be sent (`stopped`)."""
         item = record.item
         self._write(
             item,
-            status=item.status.value,
+            status=STOPPED if item.status is Status.CHANGE else item.status.value,
             previous=record.previous,
             http_status=record.http_status,
             attempts=record.attempts,

@@ -118,4 +118,9 @@ class RequestFailed(Exception):
 
 
 class RunStopped(Exception):
-    """The run is stopping (the client's `stopped` says why): nothing new is sent."""
+    """The run is stopping (the client's `stopped` says why): nothing new is sent.
+
+    `attempts` counts those of the stopped request that went out before (0: it was never sent).
+    """
+
+    attempts = 0

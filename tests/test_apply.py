@@ -396,3 +396,45 @@ def test_saved_plan_carries_its_other_items_as_they_were() -> None:
     assert [i for i in outcome.items if i.sort_key in kept] == list(kept.values())
     assert outcome.entries == 2
     assert (api.count("GET"), api.count("PATCH")) == (2, 2)
+
+
+def test_sending_is_recorded_just_before_the_wire_and_a_stopped_retry_gets_an_outcome() -> None:
+    """A PATCH answered 503, then the run stops during the back-off: one `sending` event (the first
+    attempt went out) and one outcome, still a change, with the 1 attempt made; an entry stopped before
+    its PATCH left records nothing at all."""
+    api, wanted = many_entries(2)
+    first, second = (o.data_id for o in wanted)
+    api.fail("PATCH", f"/oes/{first}/peaks", 503)
+    holder: dict[str, ApiClient] = {}
+
+    def stop_after_the_patch(request: httpx.Request) -> None:
+        if request.method == "PATCH":
+            holder["client"].stop()
+
+    api.on_request = stop_after_the_patch
+    sending: list[str] = []
+    records: list[PatchRecord] = []
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        retry = RetryPolicy.without_waits(3)
+        async with ApiClient(
+            connection, concurrency=1, retry=retry, transport=httpx.MockTransport(api.handle)
+        ) as client:
+            holder["client"] = client
+            reconciler = Reconciler(
+                client,
+                concurrency=1,
+                on_sending=lambda item: sending.append(item.data_id),
+                on_patch=records.append,
+            )
+            return await reconciler.apply(wanted)
+
+    outcome = asyncio.run(go())
+    assert api.requests == [("GET", f"/oes/{first}"), ("PATCH", f"/oes/{first}/peaks")]
+    assert sending == [first]
+    [record] = records
+    assert (record.item.status, record.attempts, record.http_status) == (Status.CHANGE, 1, None)
+    assert record.item.message == NOT_PATCHED
+    assert second not in sending
+    assert outcome.interrupted

@@ -117,3 +117,13 @@ def test_dirty_ignores_edits_to_other_files(tmp_path: Path) -> None:
     commit_all(tmp_path)
     (tmp_path / "README").write_text("notes\n")
     assert git_dirty([str(tmp_path / "o.yaml")]) is False
+
+
+def test_a_change_stopped_before_its_retry_is_recorded_as_stopped(tmp_path: Path) -> None:
+    """A PATCH whose retry the run did not send: its outcome line says `stopped`, with the attempts made."""
+    path = tmp_path / "audit.jsonl"
+    with open_audit_log(str(path), sources=[]) as audit:
+        undone = Item(ENTRY, "p1", "Ga_417.2", Status.CHANGE, "o.yaml:4", message="not patched: interrupted")
+        audit.record(PatchRecord(undone, "In_451.1", None, 1))
+    [line] = lines_of(path)
+    assert (line["status"], line["attempts"], line["message"]) == ("stopped", 1, "not patched: interrupted")

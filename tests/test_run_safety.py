@@ -220,12 +220,14 @@ def test_an_unreachable_api_stops_the_run_naming_the_endpoint(
 
 def test_a_signal_is_prompt_while_waiting_for_a_rate_limit_slot(tmp_path: Path) -> None:
     """--rate-limit 0.2 (one request every 5 s): SIGINT while the next request waits for its slot
-    ends the run within about a second, with the report written and exit 130."""
+    ends the run within about a second, with the report written and exit 130; the PATCH that never
+    left has no audit line."""
     entries = synthetic_entries(5, peaks=1, points=16, differing=1)
     overrides = write_overrides(tmp_path / "o.csv", synthetic_overrides(5, peaks=1, differing=1))
     with Sandbox(entries=entries, faults=Faults()) as server:
         env = child_env(AS_API_ENDPOINT=server.url, AS_API_KEY="sandbox")
         argv = [sys.executable, "-m", "reconciler", "apply", "--rate-limit", "0.2", "--report", "r.json"]
+        argv += ["--audit-log", "a.jsonl"]
         child = subprocess.Popen(
             [*argv, str(overrides)],
             cwd=tmp_path,
@@ -251,6 +253,8 @@ def test_a_signal_is_prompt_while_waiting_for_a_rate_limit_slot(tmp_path: Path) 
     assert took < 1.5, f"took {took:.2f} s after the signal"
     assert server.stats()["requests"] == 1
     assert report_of(tmp_path / "r.json")["summary"]["overrides"] == 5
+    # The PATCH waiting for its slot was never sent, so it has no `sending` line.
+    assert (tmp_path / "a.jsonl").read_text() == ""
     assert "Traceback" not in err
     assert out.splitlines()[-1].startswith("Apply incomplete (interrupted): ")
 
