@@ -143,6 +143,8 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.stopping = asyncio.Event()
         self.stopped: Stop | None = None
+        self.abandoned = False
+        self._in_flight: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._rate = RateLimiter(rate_limit, sleep=self._wait) if rate_limit else None
         # Connection attempts that failed in a row while none was ever answered: at the limit, the API
@@ -168,6 +170,13 @@ class ApiClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._http.aclose()
+
+    def abandon(self) -> None:
+        """Stop, and stop waiting for the requests in flight: they end as RunStopped(abandoned=True)."""
+        self.stop()
+        self.abandoned = True
+        for task in self._in_flight:
+            task.cancel()
 
     def stop(self, stop: Stop = INTERRUPTED) -> None:
         """Send nothing new; requests in flight finish. The first stop's reason is the one kept."""
@@ -326,11 +335,20 @@ class ApiClient:
 
     async def _bounded(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
         """One exchange within `--timeout` in all: httpx bounds each read, a trickling server is cut here."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
         try:
             async with asyncio.timeout(self.connection.timeout):
                 return await self._http.request(method, path, json=body)
         except TimeoutError:
             raise httpx.ReadTimeout(f"no whole answer within {self.connection.timeout:g} s") from None
+        except asyncio.CancelledError:
+            if self.abandoned and task.uncancel() == 0:  # our own cancel (abandon), not the caller's
+                raise RunStopped(abandoned=True) from None
+            raise
+        finally:
+            self._in_flight.discard(task)
 
     async def _sleep(self, seconds: float) -> None:
         """Back off, but wake at once when the run is stopping: nothing new is sent after a signal."""

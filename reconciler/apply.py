@@ -43,6 +43,10 @@ class Outcome:
 
 
 INTERNAL_ERROR = "an internal error stopped the run"
+ABANDONED = (
+    "outcome unknown: the PATCH was on its way when a second signal stopped the wait for it; "
+    "the next run sees what the server holds"
+)
 
 SendingHook = Callable[[Item], None]
 PatchHook = Callable[[PatchRecord], None]
@@ -202,10 +206,12 @@ class Reconciler:
             done = replace(item, status=Status.FAILED, message=reason)
             status, attempts = exc.status, exc.attempts
         except (RunStopped, AuthError) as exc:
-            undone = replace(item, message=self._not_done("patched"))
+            abandoned = isinstance(exc, RunStopped) and exc.abandoned
+            undone = replace(item, message=ABANDONED if abandoned else self._not_done("patched"))
             attempts = exc.attempts if isinstance(exc, RunStopped) else 1
-            if attempts and on_sending is not None:  # its `sending` line gets an outcome: not patched
-                self._recorded(self.on_patch, PatchRecord(undone, item.current, None, attempts))
+            if attempts and on_sending is not None:  # its `sending` line gets an outcome
+                record = PatchRecord(undone, item.current, None, attempts, known=not abandoned)
+                self._recorded(self.on_patch, record)
             return undone
         else:
             assert answer.result is not None

@@ -20,7 +20,8 @@ from reconciler.models import Item, PatchRecord, Status
 log = logging.getLogger(__name__)
 
 SENDING = "sending"
-STOPPED = "stopped"
+STOPPED = "stopped"  # a retry the run did not send: not patched
+UNKNOWN = "unknown"  # abandoned on the wire by a second signal: the server may have made it
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -60,6 +61,12 @@ def git_dirty(paths: Sequence[str]) -> bool | None:
     return None if changes is None else bool(changes.strip())
 
 
+def _outcome(record: PatchRecord) -> str:
+    if not record.known:
+        return UNKNOWN
+    return STOPPED if record.item.status is Status.CHANGE else record.item.status.value
+
+
 class AuditLog:
     """Appends a line before each PATCH (`sending`) and one with its outcome, each written whole at once.
 
@@ -82,7 +89,7 @@ class AuditLog:
         item = record.item
         self._write(
             item,
-            status=STOPPED if item.status is Status.CHANGE else item.status.value,
+            status=_outcome(record),
             previous=record.previous,
             http_status=record.http_status,
             attempts=record.attempts,

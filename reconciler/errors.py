@@ -120,7 +120,11 @@ class RequestFailed(Exception):
 class RunStopped(Exception):
     """The run is stopping (the client's `stopped` says why): nothing new is sent.
 
-    `attempts` counts those of the stopped request that went out before (0: it was never sent).
+    `attempts` counts those of the stopped request that went out (0: it was never sent); `abandoned`: the
+    last one was on the wire when a second signal gave up waiting for it, so its outcome is unknown.
     """
 
-    attempts = 0
+    def __init__(self, *, abandoned: bool = False) -> None:
+        super().__init__("abandoned in flight" if abandoned else "the run is stopping")
+        self.abandoned = abandoned
+        self.attempts = 0

@@ -78,12 +78,16 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class PatchRecord:
-    """One PATCH outcome, for the audit log: the item as it ended, what it was before, how it went."""
+    """One PATCH outcome, for the audit log: the item as it ended, what it was before, how it went.
+
+    `known` is False when the PATCH was abandoned on the wire: the server may or may not have made it.
+    """
 
     item: Item
     previous: str | None
     http_status: int | None
     attempts: int
+    known: bool = True
 
 
 class HasPeak(Protocol):

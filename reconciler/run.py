@@ -163,7 +163,7 @@ async def _execute(
     )
     bar = progress_bar(entries, description=options.command, enabled=not options.quiet)
     async with client:
-        with stop_on_signals(client.stop), bar as on_progress:
+        with stop_on_signals(client.stop, client.abandon), bar as on_progress:
             reconciler = Reconciler(
                 client,
                 concurrency=options.concurrency,

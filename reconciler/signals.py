@@ -17,8 +17,9 @@ def abort_on_sigterm() -> None:
 
 
 @contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM: send nothing new and let requests in flight finish; a second signal aborts."""
+def stop_on_signals(stop: Callable[[], None], abandon: Callable[[], None]) -> Iterator[None]:
+    """SIGINT/SIGTERM: send nothing new and let requests in flight finish; a second signal abandons the
+    requests in flight (the report is still written); a third aborts at once, without a report."""
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
 
@@ -28,16 +29,25 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
             loop.remove_signal_handler(sig)
         abort_on_sigterm()
 
-    def on_signal(signum: int) -> None:
+    def on_second(signum: int) -> None:
         log.warning(
-            "%s: sending nothing new; waiting for requests in flight (signal again to abort)",
+            "%s again: abandoning the requests in flight; writing the report (signal again to quit at once)",
+            signal.Signals(signum).name,
+        )
+        abandon()
+        release()
+
+    def on_first(signum: int) -> None:
+        log.warning(
+            "%s: sending nothing new; waiting for requests in flight (signal again to stop waiting)",
             signal.Signals(signum).name,
         )
         stop()
-        release()
+        for sig in signals:
+            loop.add_signal_handler(sig, on_second, sig)
 
     for sig in signals:
-        loop.add_signal_handler(sig, on_signal, sig)
+        loop.add_signal_handler(sig, on_first, sig)
     try:
         yield
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler import apply as apply_module
 from reconciler.api import ApiClient
-from reconciler.apply import Outcome, Reconciler
+from reconciler.apply import ABANDONED, Outcome, Reconciler
 from reconciler.diff import diff_entry
 from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
 from reconciler.models import PatchRecord, Status
@@ -437,4 +437,36 @@ def test_sending_is_recorded_just_before_the_wire_and_a_stopped_retry_gets_an_ou
     assert (record.item.status, record.attempts, record.http_status) == (Status.CHANGE, 1, None)
     assert record.item.message == NOT_PATCHED
     assert second not in sending
+    assert outcome.interrupted
+
+
+def test_a_patch_abandoned_on_the_wire_has_an_unknown_outcome() -> None:
+    """A second signal abandons a PATCH in flight: the item and its audit record say the outcome is
+    unknown (the server may have made it), and the run ends at once instead of waiting for the answer."""
+    api, wanted = many_entries(1)
+    started = asyncio.Event()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            started.set()
+            await asyncio.Event().wait()  # an answer that never comes
+        answer: httpx.Response = api.handle(request)
+        return answer
+
+    records: list[PatchRecord] = []
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        async with ApiClient(connection, concurrency=1, transport=httpx.MockTransport(handle)) as client:
+            reconciler = Reconciler(client, concurrency=1, on_sending=lambda _: None, on_patch=records.append)
+            running = asyncio.create_task(reconciler.apply(wanted))
+            await started.wait()
+            client.abandon()
+            return await running
+
+    outcome = asyncio.run(go())
+    [item] = outcome.items
+    assert (item.status, item.message) == (Status.CHANGE, ABANDONED)
+    [record] = records
+    assert (record.known, record.attempts) == (False, 1)
     assert outcome.interrupted

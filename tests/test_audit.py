@@ -127,3 +127,12 @@ def test_a_change_stopped_before_its_retry_is_recorded_as_stopped(tmp_path: Path
         audit.record(PatchRecord(undone, "In_451.1", None, 1))
     [line] = lines_of(path)
     assert (line["status"], line["attempts"], line["message"]) == ("stopped", 1, "not patched: interrupted")
+
+
+def test_a_patch_abandoned_on_the_wire_is_recorded_as_unknown(tmp_path: Path) -> None:
+    """A PATCH a second signal stopped waiting for: its outcome line says `unknown`."""
+    path = tmp_path / "audit.jsonl"
+    with open_audit_log(str(path), sources=[]) as audit:
+        audit.record(PatchRecord(ITEM, "In_451.1", None, 1, known=False))
+    [line] = lines_of(path)
+    assert line["status"] == "unknown"
