@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from reconciler.errors import ConfigError, InputError, ReconcileError
 from reconciler.settings import ConnectionOptions
+
+if TYPE_CHECKING:
+    from reconciler.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,15 @@ def _connection(args: argparse.Namespace) -> ConnectionOptions:
     )
 
 
+def _product_error(exc: SandboxError) -> ReconcileError:
+    """A sandbox's error as the CLI shows errors: a data file is invalid input, the rest configuration."""
+    from reconciler.sandbox import DataFileError
+
+    return InputError(str(exc)) if isinstance(exc, DataFileError) else ConfigError(str(exc))
+
+
 def run_command(args: argparse.Namespace) -> int:
     """`plan` and `apply`."""
-    from reconciler.errors import InputError
     from reconciler.run import RunOptions, run
 
     plan_path = getattr(args, "plan", None)
@@ -102,10 +112,20 @@ def export(args: argparse.Namespace) -> int:
 
 
 def sandbox(args: argparse.Namespace) -> int:
-    """Serve the sandbox until interrupted."""
+    """Serve the sandbox until interrupted; its errors are shown as the product's are (exit 1)."""
+    from reconciler.sandbox import SandboxError
+
+    try:
+        return _serve_sandbox(args)
+    except SandboxError as exc:
+        raise _product_error(exc) from None
+
+
+def _serve_sandbox(args: argparse.Namespace) -> int:
+    """Make or read the data, then print it (`--print-data`) or serve it until interrupted."""
     from reconciler.sandbox import Faults, Sandbox, load_entries
-    from reconciler.sandbox_data import data_file_json, example_entries
-    from reconciler.sandbox_synthetic import synthetic_entries
+    from reconciler.sandbox.data import data_file_json, example_entries
+    from reconciler.sandbox.synthetic import synthetic_entries
 
     entries: list[dict[str, Any]] | None = None
     if args.synthetic is not None:
