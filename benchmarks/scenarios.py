@@ -23,7 +23,7 @@ from measure import ChildFailed, Measured, best_of, cli_command, run_measured
 from naive import patch_every_override
 from server import API_KEY, Data, SandboxProcess
 
-from reconciler.sandbox_synthetic import synthetic_overrides
+from reconciler.sandbox.synthetic import synthetic_overrides
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "examples" / "overrides.yaml"

@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from reconciler.settings import ConnectionOptions
+from reconciler.errors import ConfigError, InputError, ReconcileError
+from reconciler.settings import Connection, ConnectionOptions, Connector, connector
+
+if TYPE_CHECKING:
+    from reconciler.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
+
+SANDBOX_SOURCE = "the in-process sandbox"
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -23,19 +32,44 @@ def dispatch(args: argparse.Namespace) -> int:
     return handler[args.command](args)
 
 
-def _connection(args: argparse.Namespace) -> ConnectionOptions:
-    return ConnectionOptions(
-        endpoint=args.endpoint,
-        api_key_file=args.api_key_file,
-        allow_insecure_http=args.allow_insecure_http,
-        sandbox=args.sandbox,
-        timeout=args.timeout,
+def _connector(args: argparse.Namespace) -> Connector:
+    """How the command connects once its files are valid: to an in-process sandbox, or as the settings say."""
+    if args.sandbox:
+        return partial(_in_process_sandbox, timeout=args.timeout)
+    return connector(
+        ConnectionOptions(
+            endpoint=args.endpoint,
+            api_key_file=args.api_key_file,
+            allow_insecure_http=args.allow_insecure_http,
+            timeout=args.timeout,
+        )
     )
+
+
+@contextmanager
+def _in_process_sandbox(*, timeout: float) -> Iterator[Connection]:
+    """A sandbox seeded with the example data, serving on a free loopback port while the command runs."""
+    from reconciler.sandbox import Sandbox, SandboxError
+
+    try:
+        server = Sandbox().start()
+    except SandboxError as exc:
+        raise _product_error(exc) from None
+    try:
+        yield Connection(endpoint=server.url, api_key="sandbox", timeout=timeout)
+    finally:
+        server.stop()
+
+
+def _product_error(exc: SandboxError) -> ReconcileError:
+    """A sandbox's error as the CLI shows errors: a data file is invalid input, the rest configuration."""
+    from reconciler.sandbox import DataFileError
+
+    return InputError(str(exc)) if isinstance(exc, DataFileError) else ConfigError(str(exc))
 
 
 def run_command(args: argparse.Namespace) -> int:
     """`plan` and `apply`."""
-    from reconciler.errors import InputError
     from reconciler.run import RunOptions, run
 
     plan_path = getattr(args, "plan", None)
@@ -43,11 +77,13 @@ def run_command(args: argparse.Namespace) -> int:
         raise InputError("apply --plan takes no override paths: the saved plan says what to do")
     if plan_path is None and not args.paths:
         raise InputError(f"{args.command}: name at least one override file or directory")
-    connection = _connection(args)
     options = RunOptions(
         command=args.command,
         paths=tuple(args.paths),
-        connection=connection,
+        connect=_connector(args),
+        api_key_file=args.api_key_file,
+        # The in-process sandbox listens on a new port each run: its saved plans name another endpoint.
+        check_plan_endpoint=not args.sandbox,
         format=args.format,
         report_path=args.report,
         out_path=getattr(args, "out", None),
@@ -96,7 +132,6 @@ def export(args: argparse.Namespace) -> int:
     """Write an override file of the entries' current assignments."""
     from reconciler.export import ExportOptions, run_export
 
-    connection = _connection(args)
     options = ExportOptions(
         data_ids=tuple(args.data_ids),
         ids_file=args.ids_file,
@@ -106,16 +141,28 @@ def export(args: argparse.Namespace) -> int:
         force=args.force,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
-        connection=connection,
+        connect=_connector(args),
+        # The in-process sandbox's port differs per run: naming it would make re-exports differ byte for byte.
+        source_label=SANDBOX_SOURCE if args.sandbox else None,
     )
     return run_export(options)
 
 
 def sandbox(args: argparse.Namespace) -> int:
-    """Serve the sandbox until interrupted."""
+    """Serve the sandbox until interrupted; its errors are shown as the product's are (exit 1)."""
+    from reconciler.sandbox import SandboxError
+
+    try:
+        return _serve_sandbox(args)
+    except SandboxError as exc:
+        raise _product_error(exc) from None
+
+
+def _serve_sandbox(args: argparse.Namespace) -> int:
+    """Make or read the data, then print it (`--print-data`) or serve it until interrupted."""
     from reconciler.sandbox import Faults, Sandbox, load_entries
-    from reconciler.sandbox_data import data_file_json, example_entries
-    from reconciler.sandbox_synthetic import synthetic_entries
+    from reconciler.sandbox.data import data_file_json, example_entries
+    from reconciler.sandbox.synthetic import synthetic_entries
 
     entries: list[dict[str, Any]] | None = None
     if args.synthetic is not None:

@@ -22,8 +22,8 @@ from reconciler.errors import ConfigError, InputError, RequestFailed, RunStopped
 from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.models import OESResult, PeakState
 from reconciler.retry import RetryPolicy
-from reconciler.run import EXIT_FAILED, EXIT_OK, connect
-from reconciler.settings import Connection, ConnectionOptions
+from reconciler.run import EXIT_FAILED, EXIT_OK
+from reconciler.settings import Connection, ConnectionOptions, Connector, connector
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,12 @@ _NOT_RAW = frozenset("\u2028\u2029\ufeff\ufffe\uffff")
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """The options of `export`, as the CLI parsed them."""
+    """The options of `export`, as the CLI parsed them.
+
+    `connect` opens the connection once the ids and the output are checked; `source_label` names the
+    source in the YAML header instead of the endpoint (of a server on a new port each run, the endpoint
+    would make re-exports differ byte for byte).
+    """
 
     data_ids: tuple[str, ...] = ()
     ids_file: str | None = None
@@ -56,7 +61,8 @@ class ExportOptions:
     force: bool = False
     concurrency: int = 8
     max_attempts: int = 6
-    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+    connect: Connector = field(default_factory=lambda: connector(ConnectionOptions()))
+    source_label: str | None = None
 
 
 def run_export(options: ExportOptions) -> int:
@@ -72,9 +78,8 @@ def run_export(options: ExportOptions) -> int:
         target = output_target(options.output, force=options.force, ids_file=options.ids_file)
         output.prepare(target)
     retry = RetryPolicy.for_run(options.max_attempts)
-    with connect(options.connection) as connection:
-        # The sandbox's port differs per run; naming it would make re-exports differ byte for byte.
-        source = "the in-process sandbox" if options.connection.sandbox else connection.endpoint
+    with options.connect() as connection:
+        source = connection.endpoint if options.source_label is None else options.source_label
         fetched = asyncio.run(fetch_all(connection, data_ids, concurrency=options.concurrency, retry=retry))
     for data_id, reason in fetched.problems:
         log.error("%s: %s", data_id, reason)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
@@ -22,7 +22,7 @@ from reconciler.plan import Plan
 from reconciler.progress import progress_bar
 from reconciler.report import Report, write_markdown, write_text
 from reconciler.retry import RetryPolicy
-from reconciler.settings import Connection, ConnectionOptions, resolve_connection
+from reconciler.settings import Connection, ConnectionOptions, Connector, connector
 from reconciler.signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -36,11 +36,18 @@ NOT_IN_SYNC_AFTER_APPLY = frozenset(Status) - {Status.IN_SYNC, Status.APPLIED}
 
 @dataclass(frozen=True)
 class RunOptions:
-    """The options of `plan` and `apply`, as the CLI parsed them."""
+    """The options of `plan` and `apply`, as the CLI parsed them.
+
+    `connect` opens the connection once the files are valid and the lock is held (by default it resolves
+    the endpoint and key from the environment); `api_key_file` is the key file it reads, which the lock
+    file must not be. `check_plan_endpoint` off accepts a saved plan made against another endpoint.
+    """
 
     command: str
     paths: tuple[str, ...] = ()
-    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+    connect: Connector = field(default_factory=lambda: connector(ConnectionOptions()))
+    api_key_file: str | None = None
+    check_plan_endpoint: bool = True
     format: str = "text"
     report_path: str | None = None
     out_path: str | None = None
@@ -56,23 +63,6 @@ class RunOptions:
     quiet: bool = False
 
 
-@contextmanager
-def connect(options: ConnectionOptions) -> Iterator[Connection]:
-    """The connection of a run; with `--sandbox`, an in-process sandbox seeded with the example data."""
-    if not options.sandbox:
-        yield resolve_connection(
-            endpoint=options.endpoint,
-            api_key_file=options.api_key_file,
-            allow_insecure_http=options.allow_insecure_http,
-            timeout=options.timeout,
-        )
-        return
-    from reconciler.sandbox import Sandbox
-
-    with Sandbox() as sandbox:
-        yield Connection(endpoint=sandbox.url, api_key="sandbox", timeout=options.timeout)
-
-
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -81,7 +71,7 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
     """Refuse files that overlap, take --lock-file before anything that can block or write (reading
     files, making folders), then run."""
     writes = {"--report": options.report_path, "--out": options.out_path, "--audit-log": options.audit_log}
-    reads = {"--plan": options.plan_path, "--api-key-file": options.connection.api_key_file}
+    reads = {"--plan": options.plan_path, "--api-key-file": options.api_key_file}
     with run_lock(options.lock_file, overrides=options.paths, writes=writes, reads=reads):
         return _run(options, retry=retry)
 
@@ -103,8 +93,8 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
             output.prepare(path)
     retry = retry or RetryPolicy.for_run(options.max_attempts)
     with ExitStack() as stack:
-        connection = stack.enter_context(connect(options.connection))
-        if saved is not None and saved.endpoint != connection.endpoint and not options.connection.sandbox:
+        connection = stack.enter_context(options.connect())
+        if saved is not None and options.check_plan_endpoint and saved.endpoint != connection.endpoint:
             raise InputError(
                 f"{options.plan_path} was planned against {saved.endpoint}, not {connection.endpoint}; "
                 "make a new plan for this endpoint"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,8 +34,15 @@ class ConnectionOptions:
     endpoint: str | None = None
     api_key_file: str | None = None
     allow_insecure_http: bool = False
-    sandbox: bool = False
     timeout: float = 30.0
+
+
+Connector = Callable[[], AbstractContextManager[Connection]]
+"""Opens the connection of a command when it is ready for one; leaving the context ends what it started.
+
+The command line chooses it; a command calls it only once its files are valid (and its lock is held),
+so that nothing is resolved, and no key is read, for a run that cannot go ahead.
+"""
 
 
 def is_loopback(host: str) -> bool:
@@ -141,3 +149,15 @@ def resolve_connection(
     key = resolve_api_key(api_key_file, env=env)
     redact(key)
     return Connection(endpoint=url, api_key=key, timeout=timeout)
+
+
+def connector(options: ConnectionOptions) -> Connector:
+    """A `Connector` that resolves `options` (then the environment) when the command calls it."""
+    return lambda: nullcontext(
+        resolve_connection(
+            endpoint=options.endpoint,
+            api_key_file=options.api_key_file,
+            allow_insecure_http=options.allow_insecure_http,
+            timeout=options.timeout,
+        )
+    )

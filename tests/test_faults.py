@@ -20,8 +20,8 @@ import pytest
 from reconciler import retry
 from reconciler.models import element_of
 from reconciler.sandbox import Faults, Sandbox
-from reconciler.sandbox_data import SHAPES
-from reconciler.sandbox_synthetic import synthetic_entries, synthetic_overrides
+from reconciler.sandbox.data import SHAPES
+from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 
 ENTRIES, PEAKS, DIFFERING = 8, 3, 2  # 24 overrides, 16 of them changes, every peak shape twice

@@ -19,7 +19,7 @@ import pytest
 from reconciler import apply as apply_module
 from reconciler.diff import verify
 from reconciler.sandbox import Faults, Sandbox
-from reconciler.sandbox_synthetic import synthetic_entries, synthetic_overrides
+from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_e2e import ALN, GAN, INGAN, LIST
 from tests.test_faults import patch_requests, write_overrides

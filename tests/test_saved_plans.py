@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import Faults, Sandbox
-from reconciler.sandbox_synthetic import synthetic_entries, synthetic_overrides
+from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_faults import write_overrides
 

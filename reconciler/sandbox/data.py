@@ -1,4 +1,4 @@
-"""Data for the sandbox: peaks in the four shapes, spectra, and the example entries behind `examples/`.
+"""The sandbox's data: peaks in the four shapes, spectra, the example entries behind `examples/`, data files.
 
 Every function here is deterministic: the same arguments give the same documents, byte for byte.
 Peaks come in the four shapes the client must understand (see `SHAPES` and `render_peak`).
@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from reconciler.models import element_of
+from reconciler.sandbox.errors import DataFileError
+from reconciler.sandbox.keys import element_of, line_of
+from reconciler.sandbox.store import entries_problems, summarise
 
 SHAPES = ("key", "map", "list", "element")
 """How a peak carries its assignment: `candidate_key` + candidate list; a mapping with `selected` flags;
@@ -32,11 +36,6 @@ class Peak:
     applied: str
     manual: bool
     candidates: tuple[str, ...]
-
-
-def line_of(candidate_key: str) -> float:
-    """The reference line of a candidate key, in nm (`Ga_417.2` -> 417.2)."""
-    return float(candidate_key.rpartition("_")[2])
 
 
 def _score(peak: Peak, key: str) -> float:
@@ -248,3 +247,23 @@ def data_file_json(entries: Iterable[dict[str, Any]]) -> str:
 def example_data_json() -> str:
     """The seed data as a `--data` file: a starting point for data of one's own."""
     return data_file_json(example_entries())
+
+
+def load_entries(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The results of a sandbox data file; `DataFileError` naming the file and what is wrong with it."""
+    where = os.fspath(path)
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise DataFileError(f"{where}: cannot read the sandbox data file: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except ValueError:
+        raise DataFileError(f"{where}: not a UTF-8 JSON file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise DataFileError(f'{where}: a sandbox data file holds {{"entries": [<result document>, ...]}}')
+    entries: list[dict[str, Any]] = data["entries"]
+    problems = entries_problems(entries)
+    if problems:
+        raise DataFileError(f"{where}: {summarise(problems)}")
+    return entries

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.models import element_of
+from reconciler.sandbox.keys import element_of
 
 HEAD_FIELDS = ("data_id", "id")
 SPECTRA_FIELDS = (

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import ConfigError
+from reconciler.sandbox.errors import SandboxError
 
 HTTP_FAULTS = ("500", "502", "503", "504", "429", "401")
 FAULT_KINDS = (*HTTP_FAULTS, "drop", "timeout", "apply_then_500", "html", "empty", "garbage")
@@ -23,7 +23,7 @@ connection without an answer; `timeout` stalls `timeout_delay` seconds, then ans
 
 @dataclass(frozen=True)
 class Faults:
-    """How the sandbox misbehaves; the default is not at all. Unusable values are a `ConfigError`.
+    """How the sandbox misbehaves; the default is not at all. Unusable values are a `SandboxError`.
 
     `fail_first`: every distinct request (method, path, and `peak_id` for a PATCH) fails that many times
     with `fail_kind` before it is served. `fault_rate`: otherwise each request fails with this probability,
@@ -44,13 +44,13 @@ class Faults:
         object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))
         unknown = [kind for kind in (self.fail_kind, *self.fault_kinds) if kind not in FAULT_KINDS]
         if unknown:
-            raise ConfigError(f"unknown fault kind {unknown[0]!r}; expected one of {', '.join(FAULT_KINDS)}")
+            raise SandboxError(f"unknown fault kind {unknown[0]!r}; expected one of {', '.join(FAULT_KINDS)}")
         if not 0.0 <= self.fault_rate <= 1.0:
-            raise ConfigError(f"fault_rate must be between 0 and 1, got {self.fault_rate}")
+            raise SandboxError(f"fault_rate must be between 0 and 1, got {self.fault_rate}")
         if self.fault_rate and not self.fault_kinds:
-            raise ConfigError("fault_rate needs at least one of fault_kinds")
+            raise SandboxError("fault_rate needs at least one of fault_kinds")
         if min(self.latency, self.fail_first, self.timeout_delay) < 0:
-            raise ConfigError("latency, fail_first and timeout_delay cannot be negative")
+            raise SandboxError("latency, fail_first and timeout_delay cannot be negative")
 
 
 class FaultInjector:

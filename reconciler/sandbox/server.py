@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from reconciler import __version__
-from reconciler.sandbox_control import HTTP_FAULTS, FaultInjector, Stats
-from reconciler.sandbox_store import Refused, ResultStore
+from reconciler.sandbox.control import HTTP_FAULTS, FaultInjector, Stats
+from reconciler.sandbox.store import Refused, ResultStore
 
 log = logging.getLogger(__name__)
 

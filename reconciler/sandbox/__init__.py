@@ -10,26 +10,35 @@ A data file (`oes-reconcile sandbox --data FILE`, `load_entries`) is JSON:
 lists no candidates may carry `"_candidates": ["Ga_417.2", ...]`: the keys the server accepts for it,
 never rendered. Otherwise the keys its `candidates` list are accepted, and a peak with neither accepts
 any key. `oes-reconcile sandbox --print-data` prints the seed data in this format, a starting point.
+
+A fake of the server, apart from the product: it imports nothing of it but `reconciler.__version__`,
+and keeps its own copy of every rule it serves (`keys`), so that it can disagree with the client.
+In the product only the command line starts it. The modules:
+
+- `server`: the HTTP side (routing, the key check, faults applied request by request);
+- `store`: the results held as encoded JSON, and what GET and PATCH do to them;
+- `control`: the fault knobs and the counters of what was asked;
+- `data`: the seed data behind `examples/`, peaks in the four shapes, and data files;
+- `synthetic`: many generated entries for benchmarks;
+- `keys`: candidate keys as the server reads them; `errors`: its own errors.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reconciler.errors import ConfigError, InputError
-from reconciler.sandbox_control import FAULT_KINDS, FaultInjector, Faults, Stats
-from reconciler.sandbox_data import example_entries
-from reconciler.sandbox_server import Server, Server6, Shared
-from reconciler.sandbox_store import Refused, ResultStore, entries_problems, summarise
+from reconciler.sandbox.control import FAULT_KINDS, FaultInjector, Faults, Stats
+from reconciler.sandbox.data import example_entries, load_entries
+from reconciler.sandbox.errors import DataFileError, SandboxError
+from reconciler.sandbox.server import Server, Server6, Shared
+from reconciler.sandbox.store import Refused, ResultStore
 
-__all__ = ["FAULT_KINDS", "Faults", "Sandbox", "load_entries"]
+__all__ = ["FAULT_KINDS", "DataFileError", "Faults", "Sandbox", "SandboxError", "load_entries"]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +63,9 @@ class Sandbox:
         port: int = 0,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
-            raise ConfigError(f"the sandbox serves on loopback only (127.0.0.1 or ::1), not {host!r}")
+            raise SandboxError(f"the sandbox serves on loopback only (127.0.0.1 or ::1), not {host!r}")
         if not api_key:
-            raise ConfigError("the sandbox needs a non-empty API key")
+            raise SandboxError("the sandbox needs a non-empty API key")
         store = ResultStore(example_entries() if entries is None else entries)
         self._app = Shared(store, api_key.encode(), FaultInjector(faults or Faults()), Stats())
         self._address = ("127.0.0.1" if host == "localhost" else host, port)
@@ -67,7 +76,7 @@ class Sandbox:
     def bind(self) -> Sandbox:
         """Open the listening socket (start() and serve_forever() do it too), so `url` is known early.
 
-        A port already in use is a `ConfigError`.
+        A port already in use is a `SandboxError`.
         """
         with self._lock:
             if self._server is None:
@@ -76,7 +85,7 @@ class Sandbox:
                     self._server = server_class(self._address, self._app)
                 except OSError as exc:
                     host, port = self._address
-                    raise ConfigError(
+                    raise SandboxError(
                         f"the sandbox cannot listen on {host} port {port}: {exc.strerror}"
                     ) from None
                 log.info("sandbox on %s: %d results", self.url, len(self._app.store))
@@ -176,23 +185,3 @@ class Sandbox:
         server.close_connections()
         server.server_close()
         log.debug("sandbox stopped")
-
-
-def load_entries(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The results of a sandbox data file; `InputError` naming the file and what is wrong with it."""
-    where = os.fspath(path)
-    try:
-        data = json.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read the sandbox data file: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    except ValueError:
-        raise InputError(f"{where}: not a UTF-8 JSON file") from None
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        raise InputError(f'{where}: a sandbox data file holds {{"entries": [<result document>, ...]}}')
-    entries: list[dict[str, Any]] = data["entries"]
-    problems = entries_problems(entries)
-    if problems:
-        raise InputError(f"{where}: {summarise(problems)}")
-    return entries

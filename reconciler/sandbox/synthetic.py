@@ -11,8 +11,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import ConfigError
-from reconciler.sandbox_data import Peak, line_of, make_spectra, metadata_for, render_peak, result_document
+from reconciler.sandbox.data import Peak, make_spectra, metadata_for, render_peak, result_document
+from reconciler.sandbox.errors import SandboxError
+from reconciler.sandbox.keys import line_of
 
 SYNTHETIC_TIMESTAMP = "2024-01-15T10:35:00Z"
 
@@ -46,7 +47,7 @@ def _synthetic_layout(
 ) -> Iterator[tuple[str, list[_SyntheticPeak]]]:
     """Each entry's id and peaks; `differing` peaks per entry (chosen by the seed) want another element."""
     if count < 0 or peaks < 1 or not 0 <= differing <= peaks:
-        raise ConfigError(
+        raise SandboxError(
             f"need count >= 0, peaks >= 1 and 0 <= differing <= peaks, got {count}, {peaks}, {differing}"
         )
     rng = random.Random(seed)  # noqa: S311 (reproducible sample data, not security)
