@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from reconciler.text import visible
+
 _secrets: set[str] = set()
 MASK = "***"
 
@@ -28,6 +30,11 @@ def scrub(text: str) -> str:
 
 class RedactingFormatter(logging.Formatter):
     """Formats the whole record (message, arguments, traceback), then masks the secrets in it."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        # The message may carry server text: no control character reaches the terminal, no line is forged.
+        record.message = visible(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from reconciler.models import Item, Status
+from reconciler.text import visible
 
 SYMBOLS = {Status.CHANGE: "~", Status.APPLIED: "~", Status.IN_SYNC: "="}
 NOT_PATCHED = "-"
@@ -138,13 +139,10 @@ def write_text(report: Report, out: TextIO, *, verbose: bool = False) -> None:
         # An unpatched change says why it was left (the run stopped, or --max-changes).
         if item.message and (item.status not in MOVES or verbose or symbol == NOT_PATCHED):
             line += f"  ({item.message})"
-        out.write(line.rstrip() + "\n")
-    out.write(headline(report) + "\n")
+        out.write(visible(line.rstrip()) + "\n")
+    out.write(visible(headline(report)) + "\n")
 
 
-# Line breaks and other whitespace fold to one space; what is left of C0/C1 controls, and the bidi
-# overrides that could reorder the rest of a row, becomes U+FFFD.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Backslash-escaped in markdown text: code spans, emphasis, links, strikethrough, table cells.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
 # GitHub links `@name` and `#12` after rendering, whatever the escapes: a zero-width joiner breaks them.
@@ -154,7 +152,7 @@ ZERO_WIDTH_JOINER = "\u200d"
 
 def one_line(text: str) -> str:
     """`text` on one line, without control characters: the common ground of every escape below."""
-    return _CONTROLS.sub("\ufffd", " ".join(text.split()))
+    return visible(" ".join(text.split()))
 
 
 def markdown_text(text: str) -> str:

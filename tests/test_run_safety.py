@@ -19,6 +19,7 @@ import pytest
 from reconciler import apply as apply_module
 from reconciler.diff import verify
 from reconciler.sandbox import Faults, Sandbox
+from reconciler.sandbox.data import example_entries
 from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_e2e import ALN, GAN, INGAN, LIST
@@ -342,3 +343,27 @@ def test_validate_and_export_on_a_broken_stdout_are_one_line(
     closed = run_child(lab, *argv, stdout=None, preexec_fn=lambda: os.close(1))
     assert (closed.returncode, "Traceback" in closed.stderr) == (1, False), closed.stderr
     assert "stdout is closed" in closed.stderr
+
+
+HOSTILE_IDS = ("\x1b[2J\x1b[31mEVIL\x07", "x\n~ fake line")
+
+
+def test_peak_ids_from_the_server_cannot_drive_the_terminal(tmp_path: Path, cli: Cli) -> None:
+    """A server whose peak ids hold escape sequences and line breaks: the text report and the log lines
+    show them as U+FFFD, never as raw control characters, and no line is forged."""
+    entries = example_entries()
+    gan = next(entry for entry in entries if entry["data_id"] == GAN)
+    for peak, hostile in zip(gan["detected_peaks"], HOSTILE_IDS, strict=False):
+        peak["peak_id"] = hostile
+    overrides = tmp_path / "o.yaml"
+    overrides.write_text(f"version: 1\noverrides:\n  {GAN}:\n    p9: Ga_417.2\n")
+    with Sandbox(entries=entries) as server:
+        env = child_env(AS_API_ENDPOINT=server.url, AS_API_KEY="sandbox")
+        ran = run_child(tmp_path, "plan", "o.yaml", env=env)
+        exported = run_child(tmp_path, "export", "--all-peaks", GAN, env=env)
+    assert ran.returncode == 1
+    for text in (ran.stdout, ran.stderr, exported.stderr):
+        assert "\x1b" not in text
+        assert "\x07" not in text
+    assert [line[:1] for line in ran.stdout.splitlines()] == ["!", "P"]  # one item line, the headline
+    assert "\ufffd[2J\ufffd[31mEVIL\ufffd" in ran.stdout
