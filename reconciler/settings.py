@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import select
+import stat
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
@@ -15,6 +17,8 @@ from reconciler.logs import redact
 
 DEFAULT_ENDPOINT = "https://api.atomscale.ai/"
 KEY_VARIABLES = ("AS_API_KEY", "ATOMSCALE_API_KEY")
+MAX_KEY_FILE = 64 * 1024
+KEY_PIPE_WAIT = 10.0  # seconds a pipe may take to send the key
 KEY_HELP = "set AS_API_KEY (or ATOMSCALE_API_KEY), or pass --api-key-file PATH"
 
 
@@ -107,12 +111,10 @@ def _check_url(endpoint: str, origin: str) -> None:
 def resolve_api_key(key_file: str | None, *, env: Mapping[str, str]) -> str:
     """The key from `--api-key-file` (which wins), else AS_API_KEY, else ATOMSCALE_API_KEY."""
     if key_file is not None:
-        path = Path(key_file)
         try:
-            key = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            raise ConfigError(f"cannot read --api-key-file {key_file}: {reason}") from None
+            key = read_key_file(key_file).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise ConfigError(f"cannot read --api-key-file {key_file}: it is not UTF-8 text") from None
         if not key:
             raise ConfigError(f"--api-key-file {key_file} is empty")
         return _sendable(key, f"--api-key-file {key_file}")
@@ -121,6 +123,44 @@ def resolve_api_key(key_file: str | None, *, env: Mapping[str, str]) -> str:
         if key:
             return _sendable(key, name)
     raise ConfigError(f"no API key: {KEY_HELP}")
+
+
+def read_key_file(path: str) -> bytes:
+    """The bytes of a key file: a regular file, or a pipe (`--api-key-file <(pass show key)`), read with
+    bounds: at most MAX_KEY_FILE bytes, and a pipe that sends nothing for KEY_PIPE_WAIT seconds is refused.
+    A device like /dev/zero would otherwise fill memory, and a FIFO with no writer would wait forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --api-key-file {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"--api-key-file {path} is a folder; name the file that holds the key")
+        return _read_bounded(fd, path, pipe=not stat.S_ISREG(mode))
+    except OSError as exc:
+        raise ConfigError(f"cannot read --api-key-file {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_bounded(fd: int, path: str, *, pipe: bool) -> bytes:
+    data = b""
+    deadline = time.monotonic() + KEY_PIPE_WAIT
+    while len(data) <= MAX_KEY_FILE:
+        if pipe:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise ConfigError(
+                    f"--api-key-file {path} sent nothing for {KEY_PIPE_WAIT:g} s (a FIFO nobody writes to?)"
+                )
+        chunk = os.read(fd, MAX_KEY_FILE + 1 - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    raise ConfigError(
+        f"--api-key-file {path} holds more than {MAX_KEY_FILE // 1024} KiB; a key file holds the key alone"
+    )
 
 
 def _sendable(key: str, origin: str) -> str:

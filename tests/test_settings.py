@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from reconciler import settings
 from reconciler.errors import ConfigError
 from reconciler.settings import DEFAULT_ENDPOINT, resolve_api_key, resolve_connection, resolve_endpoint
 
@@ -135,3 +137,37 @@ def test_a_refused_endpoint_with_credentials_is_not_echoed() -> None:
         with pytest.raises(ConfigError) as caught:
             resolve_endpoint(url, env={}, allow_insecure_http=False)
         assert "hunter" not in str(caught.value)
+
+
+def test_a_key_file_from_a_pipe_is_read(tmp_path: Path) -> None:
+    """`--api-key-file <(pass show key)`: a pipe that sends the key and closes is read like a file."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"sk-from-a-pipe\n")
+    os.close(write_end)
+    try:
+        assert resolve_api_key(f"/dev/fd/{read_end}", env={}) == "sk-from-a-pipe"
+    finally:
+        os.close(read_end)
+
+
+def test_an_endless_key_file_is_refused_not_read_into_memory() -> None:
+    """--api-key-file /dev/zero: refused after 64 KiB with a message, never read to the end."""
+    with pytest.raises(ConfigError, match="holds more than 64 KiB; a key file holds the key alone"):
+        resolve_api_key("/dev/zero", env={})
+
+
+def test_a_fifo_nobody_writes_to_is_refused_not_waited_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO without a writer as key file: refused once the wait for the key runs out (10 s; here 0.05)."""
+    monkeypatch.setattr(settings, "KEY_PIPE_WAIT", 0.05)
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"sent nothing for 0\.05 s"):
+        resolve_api_key(str(fifo), env={})
+
+
+def test_a_folder_as_key_file_says_so(tmp_path: Path) -> None:
+    """--api-key-file naming a folder: a message saying so, not an OS error."""
+    with pytest.raises(ConfigError, match="is a folder; name the file that holds the key"):
+        resolve_api_key(str(tmp_path), env={})
