@@ -31,6 +31,10 @@ MAX_CONCURRENCY = 64
 MAX_ATTEMPTS = 100
 MAX_SECONDS = 3600.0  # --timeout, and the sandbox's --latency and --timeout-delay
 MAX_RATE = 10_000.0  # requests per second; far above what 64 connections reach, so no real limit is lost
+# Below these a value is a slip too: --rate-limit 1e-9 waits 31 years between requests, and a --timeout
+# of 1e-300 s times every request out.
+MIN_RATE = 0.01  # one request every 100 s
+MIN_TIMEOUT = 0.1
 
 
 def _shown(text: str) -> str:
@@ -85,8 +89,8 @@ _concurrency = _count(low=1, high=MAX_CONCURRENCY)
 _attempts = _count(low=1, high=MAX_ATTEMPTS)
 _non_negative_int = _count(low=0)
 _at_least_one = _count(low=1)
-_timeout = _real(low=0.0, high=MAX_SECONDS, low_included=False)
-_rate = _real(low=0.0, high=MAX_RATE, low_included=False)
+_timeout = _real(low=MIN_TIMEOUT, high=MAX_SECONDS, low_included=True)
+_rate = _real(low=MIN_RATE, high=MAX_RATE, low_included=True)
 _delay = _real(low=0.0, high=MAX_SECONDS, low_included=True)
 _probability = _real(low=0.0, high=1.0, low_included=True)
 

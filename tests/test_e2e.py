@@ -306,7 +306,7 @@ def test_sandbox_flag_runs_in_process(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     ("argv", "expected"),
     [
         (("plan", "--concurrency", "0", "examples/"), "must be at least 1"),
-        (("plan", "--rate-limit", "0", "examples/"), "must be more than 0"),
+        (("plan", "--rate-limit", "0", "examples/"), "must be at least 0.01"),
         (("plan", "--format", "xml", "examples/"), "invalid choice: 'xml'"),
         (("sandbox", "--port", "99999"), "must be a port number from 0 to 65535"),
         (("plan",), "name at least one override file or directory"),

@@ -37,18 +37,20 @@ RUN_OPTIONS = [
     ("--rate-limit", "inf", "must be a finite number, got 'inf'"),
     ("--rate-limit", "nan", "must be a finite number, got 'nan'"),
     ("--rate-limit", "1e400", "must be a finite number, got '1e400'"),
-    ("--rate-limit", "-1", "must be more than 0 and at most 10000, got '-1'"),
-    ("--rate-limit", "0", "must be more than 0 and at most 10000, got '0'"),
-    ("--rate-limit", "-0.0", "must be more than 0 and at most 10000, got '-0.0'"),
-    ("--rate-limit", "1e300", "must be more than 0 and at most 10000, got '1e300'"),
+    ("--rate-limit", "-1", "must be at least 0.01 and at most 10000, got '-1'"),
+    ("--rate-limit", "0", "must be at least 0.01 and at most 10000, got '0'"),
+    ("--rate-limit", "-0.0", "must be at least 0.01 and at most 10000, got '-0.0'"),
+    ("--rate-limit", "1e300", "must be at least 0.01 and at most 10000, got '1e300'"),
     ("--rate-limit", "fast", "must be a number, got 'fast'"),
+    ("--rate-limit", "1e-9", "must be at least 0.01 and at most 10000, got '1e-9'"),
+    ("--timeout", "1e-300", "must be at least 0.1 and at most 3600, got '1e-300'"),
     ("--timeout", "inf", "must be a finite number, got 'inf'"),
     ("--timeout", "-inf", "must be a finite number, got '-inf'"),
     ("--timeout", "NaN", "must be a finite number, got 'NaN'"),
     ("--timeout", "1e400", "must be a finite number, got '1e400'"),
-    ("--timeout", "-1", "must be more than 0 and at most 3600, got '-1'"),
-    ("--timeout", "0", "must be more than 0 and at most 3600, got '0'"),
-    ("--timeout", "1e10", "must be more than 0 and at most 3600, got '1e10'"),
+    ("--timeout", "-1", "must be at least 0.1 and at most 3600, got '-1'"),
+    ("--timeout", "0", "must be at least 0.1 and at most 3600, got '0'"),
+    ("--timeout", "1e10", "must be at least 0.1 and at most 3600, got '1e10'"),
     ("--timeout", "30s", "must be a number, got '30s'"),
 ]
 
@@ -137,13 +139,15 @@ def test_a_long_bad_value_is_cut_short_in_the_message(cli: Cli) -> None:
 
 
 def test_the_bounds_themselves_are_accepted() -> None:
-    """1 and 64 workers, 1 and 100 attempts, 3600 s and 10000 per second are all taken as given."""
+    """1 and 64 workers, 1 and 100 attempts, 0.1 and 3600 s, 0.01 and 10000 per second: taken as given."""
     parser = build_parser()
-    low = parser.parse_args(["plan", "--concurrency=1", "--max-attempts=1", "--timeout=0.001", "x"])
+    low = parser.parse_args(
+        ["plan", "--concurrency=1", "--max-attempts=1", "--timeout=0.1", "--rate-limit=0.01", "x"]
+    )
     high = parser.parse_args(
         ["apply", "--concurrency=64", "--max-attempts=100", "--timeout=3600", "--rate-limit=10000", "x"]
     )
-    assert (low.concurrency, low.max_attempts, low.timeout) == (1, 1, 0.001)
+    assert (low.concurrency, low.max_attempts, low.timeout, low.rate_limit) == (1, 1, 0.1, 0.01)
     assert (high.concurrency, high.max_attempts, high.timeout, high.rate_limit) == (64, 100, 3600.0, 10000.0)
 
 
