@@ -46,13 +46,16 @@ def prepare(path: str) -> None:
 def write_atomically(path: str, write: Callable[[TextIO], object]) -> None:
     """Write through a temporary file beside `path` and rename it, so a reader never sees half a file.
 
-    A symbolic link at `path` stays a link: the file it points to is the one replaced.
+    A symbolic link at `path` stays a link: the file it points to is the one replaced; a file replaced
+    keeps its permissions (a report kept private stays private).
     """
     target = Path(os.path.realpath(path))
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         with partial.open("w", encoding="utf-8", newline="") as out:
             write(out)
+        with contextlib.suppress(FileNotFoundError):
+            partial.chmod(stat.S_IMODE(target.stat().st_mode))
         partial.replace(target)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -145,8 +145,9 @@ def write_text(report: Report, out: TextIO, *, verbose: bool = False) -> None:
 
 # Backslash-escaped in markdown text: code spans, emphasis, links, strikethrough, table cells.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
-# GitHub links `@name` and `#12` after rendering, whatever the escapes: a zero-width joiner breaks them.
-_REFERENCE = re.compile("([@#])")
+# GitHub links `@name`, `#12` and `GH-12` after rendering, whatever the escapes: a zero-width joiner
+# after the `@`, the `#` or the `GH` breaks them.
+_REFERENCE = re.compile("([@#]|(?<![A-Za-z0-9])[Gg][Hh](?=-[0-9]))")
 ZERO_WIDTH_JOINER = "\u200d"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TextIO
 
@@ -56,3 +57,13 @@ def test_export_into_a_new_folder(sandbox: Sandbox, cli: Cli, tmp_path: Path) ->
     ran = cli("export", "d290f1ee-6c54-4b01-90e6-d701748f0851", "-o", str(target))
     assert ran.code == 0, ran.err
     assert target.read_text().startswith("# Manual peak assignments")
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    """A report kept private (mode 600) stays private when a run replaces it."""
+    report = tmp_path / "r.json"
+    report.write_text("old\n")
+    report.chmod(0o600)
+    write_atomically(str(report), lambda out: out.write("new\n"))
+    assert report.read_text() == "new\n"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600

@@ -337,7 +337,9 @@ def test_a_full_match_is_not_counted_as_element_only() -> None:
 
 # --- Markdown that GitHub shows as written: hostile notes and ids ---
 
-HOSTILE_NOTE = "@channel <img src=x onerror=alert(1)> | ``x`` #12\nsecond line & *more* [link](http://x) \\"
+HOSTILE_NOTE = (
+    "@channel <img src=x onerror=alert(1)> | ``x`` #12 GH-7\nsecond line & *more* [link](http://x) \\"
+)
 HOSTILE_PEAK = "p`1`|<b>"
 HOSTILE_SOURCE = "over`rides/a|b.yaml:4"
 
@@ -415,6 +417,7 @@ def test_hostile_notes_and_ids_are_shown_as_written_in_markdown() -> None:
     assert row[7].replace(ZERO_WIDTH_JOINER, "") == " ".join(HOSTILE_NOTE.split())
     assert not re.search("@[A-Za-z0-9]", html.plain)  # GitHub would mention @channel
     assert not re.search("#[0-9]", html.plain)  # ... and link issue 12
+    assert not re.search("(?i)GH-[0-9]", html.plain)  # ... and issue 7
     assert "**Plan incomplete (API unreachable at https://api.example.test/\\_x\\_/)" in markdown
 
 
