@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from reconciler import export as export_module
 from reconciler.cli import main
 from reconciler.export import render_csv, render_yaml
-from reconciler.load import load_overrides
-from reconciler.load_rules import text_problem
+from reconciler.overrides import load_overrides
+from reconciler.overrides.rules import text_problem
 from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
 from tests.factories import ENTRY, peak_by_element, peak_with_key, result_doc

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from reconciler.errors import Problem
-from reconciler.load_rules import (
+from reconciler.models import Override
+from reconciler.overrides.rules import (
     candidate_key_problem,
     clean_note,
     data_id_problem,
@@ -15,8 +16,7 @@ from reconciler.load_rules import (
     peak_id_problem,
     shown,
 )
-from reconciler.models import Override
-from reconciler.strict_yaml import TAG, RefusedYAML, compose
+from reconciler.overrides.strict_yaml import TAG, RefusedYAML, compose
 
 _STR, _INT, _NULL = TAG + "str", TAG + "int", TAG + "null"
 # What YAML 1.1 makes of a plain scalar that is not a string, in the user's words.

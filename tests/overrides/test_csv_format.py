@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import FileErrors
-from reconciler.load import load_overrides
+from reconciler.overrides import load_overrides
 from tests.conftest import Cli
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.errors import Problem
-from reconciler.load_rules import (
+from reconciler.models import Override
+from reconciler.overrides.rules import (
     candidate_key_problem,
     clean_note,
     data_id_problem,
@@ -16,7 +17,6 @@ from reconciler.load_rules import (
     peak_id_problem,
     shown,
 )
-from reconciler.models import Override
 
 REQUIRED = ("data_id", "peak_id", "candidate_key")
 COLUMNS = (*REQUIRED, "note")

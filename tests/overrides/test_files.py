@@ -22,12 +22,13 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.errors import FileErrors, Problem
-from reconciler.load import find_override_files, load_overrides
-from reconciler.load_disk import read_override_file
+from reconciler.overrides import find_override_files, load_overrides
+from reconciler.overrides.files import read_override_file
 from tests.conftest import Cli, Ran
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 D2 = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VALID_CSV = f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n"
 NOBODY = 65534
 HANG = 5.0  # seconds after which a read is taken to hang; the tests themselves take milliseconds
@@ -396,7 +397,9 @@ def cli_unprivileged(*argv: str, forbidden: Path) -> Ran:
 
     The child is killed, and the test fails, if it has not answered within a few seconds.
     """
-    main(["validate", "--quiet", str(Path(__file__).parent.parent / "examples")])  # import all it needs
+    main(
+        ["validate", "--quiet", str(Path(__file__).resolve().parents[2] / "examples")]
+    )  # import all it needs
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; it must never return into pytest

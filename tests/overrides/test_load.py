@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler import strict_yaml
 from reconciler.errors import FileErrors, Problem
-from reconciler.load import find_override_files, load_overrides
 from reconciler.models import Override
+from reconciler.overrides import find_override_files, load_overrides, strict_yaml
 
-REPO = Path(__file__).resolve().parent.parent
-BAD = Path(__file__).resolve().parent / "data" / "bad"
+REPO = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 EXPECTED: dict[str, str] = json.loads((BAD / "EXPECTED.json").read_text(encoding="utf-8"))
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
