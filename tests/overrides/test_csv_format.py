@@ -1,4 +1,4 @@
-"""Tests of CSV files as spreadsheets write them: header case, delimiters, `sep=` lines, encodings."""
+"""Tests of CSV override files: columns and rows, and what spreadsheets write (delimiters, encodings)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import FileErrors
+from reconciler.models import Override
 from reconciler.overrides import load_overrides
 from tests.conftest import Cli
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 D2 = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
 SAVE_AS = 'save the file as UTF-8 (in Excel, Save As "CSV UTF-8 (Comma delimited)")'
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory, so display paths are short and deterministic."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write(name: str, content: str | bytes) -> Path:
@@ -40,6 +34,46 @@ def problems_of(*paths: str) -> list[str]:
     with pytest.raises(FileErrors) as caught:
         load_overrides(paths)
     return [str(problem) for problem in caught.value.problems]
+
+
+# --- Columns and rows ---
+
+
+def test_csv_columns_in_any_order_and_note_optional(here: Path) -> None:
+    """The CSV header may list its columns in any order, with or without `note`."""
+    write("a.csv", f"candidate_key,data_id,note,peak_id\nGa_417.2,{D1},checked,p1\n")
+    write("b.csv", f"peak_id,candidate_key,data_id\np2,X_1,{D1}\n")
+    assert load_overrides(["a.csv", "b.csv"]).overrides == (
+        Override(D1, "p1", "Ga_417.2", "a.csv", 2, "checked"),
+        Override(D1, "p2", "X_1", "b.csv", 2),
+    )
+
+
+def test_csv_short_row_and_blank_lines(here: Path) -> None:
+    """A row that stops before the optional note is fine; blank lines and empty rows are skipped."""
+    write("a.csv", f"data_id,peak_id,candidate_key,note\n\n{D1},p1,Ga_417.2\n,,,\n{D1},p2,X_1,why\n")
+    assert [(o.line, o.note) for o in load_overrides(["a.csv"]).overrides] == [(3, None), (5, "why")]
+
+
+def test_csv_every_problem_of_a_row_is_listed(here: Path) -> None:
+    """Each bad field of a row is its own problem, at the row's physical line."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\nnope,,\n")
+    assert problems_of("a.csv") == [
+        "a.csv:3: data_id 'nope' is not a UUID",
+        "a.csv:3: peak_id is empty",
+        "a.csv:3: candidate_key is empty",
+    ]
+
+
+def test_csv_header_problems_are_all_listed(here: Path) -> None:
+    """A header with an unknown, a repeated and a missing column gets one problem for each."""
+    write("a.csv", f"data_id,peak,data_id\n{D1},p1,x\n")
+    assert problems_of("a.csv") == [
+        "a.csv:1: unknown column 'peak' (expected data_id, peak_id, candidate_key, note)",
+        "a.csv:1: duplicate column 'data_id'",
+        "a.csv:1: missing column 'peak_id' (the header needs data_id, peak_id, candidate_key)",
+        "a.csv:1: missing column 'candidate_key' (the header needs data_id, peak_id, candidate_key)",
+    ]
 
 
 # --- Header names ---

@@ -40,13 +40,6 @@ needs_fork = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory, so display paths are short and deterministic."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def write(name: str, content: str = VALID_CSV) -> Path:
     path = Path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +98,53 @@ def found(*paths: str) -> tuple[list[str], list[str]]:
     """The files found (as posix paths) and the problems, as find_override_files gives them."""
     files, problems = find_override_files(paths)
     return [file.as_posix() for file in files], [str(problem) for problem in problems]
+
+
+# --- Finding files ---
+
+
+def test_directories_are_searched_recursively_in_sorted_order(here: Path) -> None:
+    """A directory yields its override files at any depth, sorted; other files and hidden folders are not."""
+    for name in ("o/b.yaml", "o/a.csv", "o/a/z.yml", "o/a/sub/y.yaml", "o/readme.txt", "o/.ci/ci.yml"):
+        write(name, "")
+    files, problems = find_override_files(["o"])
+    assert [file.as_posix() for file in files] == ["o/a/sub/y.yaml", "o/a/z.yml", "o/a.csv", "o/b.yaml"]
+    assert problems == []
+
+
+def test_paths_keep_the_order_given_and_each_file_is_read_once(here: Path) -> None:
+    """Paths are taken in the order given; a file named again, or also found in a folder, is read once."""
+    write("o/a.yaml", f"version: 1\noverrides:\n  {D1}:\n    p1: Ga_417.2\n")
+    write("z.csv", f"data_id,peak_id,candidate_key\n{D2},p1,X_1\n")
+    loaded = load_overrides(["z.csv", "o", "o/a.yaml", "./z.csv"])
+    assert loaded.sources == ("z.csv", "o/a.yaml")
+    assert loaded.warnings == ()
+
+
+def test_paths_that_are_not_override_files(here: Path) -> None:
+    """A missing path, a directory without override files and a file of another kind are each a problem."""
+    write("empty/notes.txt", "")
+    write("notes.md", "")
+    assert problems_of("nothing-here", "empty", "notes.md") == [
+        "empty: no override files (*.yaml, *.yml, *.csv) in this directory",
+        "notes.md: not an override file (expected *.yaml, *.yml, *.csv)",
+        "nothing-here: no such file or directory",
+    ]
+
+
+def test_file_over_50_mb_is_refused_without_being_read(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file over 50 MB is refused from its size alone: it is never opened."""
+    with Path("big.yaml").open("wb") as big:
+        big.truncate(60 * 1024 * 1024)  # sparse: no disk is written
+
+    def no_open(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the file was opened")
+
+    monkeypatch.setattr(os, "open", no_open)
+    monkeypatch.setattr(Path, "open", no_open)
+    assert problems_of("big.yaml") == [
+        "big.yaml: file is 62,914,560 bytes; override files are limited to 50 MB"
+    ]
 
 
 # --- Special files ---
