@@ -1,17 +1,21 @@
-"""Tests of CSV override files: columns and rows, and what spreadsheets write (delimiters, encodings)."""
+"""Tests of CSV override files: columns, rows and what spreadsheets write (delimiters, encodings); written."""
 
 from __future__ import annotations
 
 import codecs
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.errors import FileErrors
 from reconciler.models import Override
-from reconciler.overrides import load_overrides
+from reconciler.overrides import load_overrides, render_csv
+from reconciler.overrides.rules import text_problem
 from tests.conftest import Cli
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
@@ -296,3 +300,51 @@ def test_validate_refuses_what_it_cannot_read_naming_the_encoding(here: Path, cl
         f"error: b.csv:2: not valid UTF-8 (byte 0xb1, '±' in Windows-1252); {SAVE_AS}",
         "InputError: 2 errors in override files; nothing was sent.",
     ]
+
+
+# --- Writing ---
+
+
+def test_written_csv_has_the_header_sorted_rows_and_newline_endings(here: Path) -> None:
+    """The header names the four columns; rows come sorted by data_id and peak_id, each ending in `\\n`."""
+    text = render_csv({D1: {"p2": "N2_337.1", "p1": "Ga_417.2"}, D2: {"p1": "In_451.1"}})
+    assert text == (
+        f"data_id,peak_id,candidate_key,note\n{D2},p1,In_451.1,\n{D1},p1,Ga_417.2,\n{D1},p2,N2_337.1,\n"
+    )
+    write("a.csv", text)
+    assert [(o.peak_id, o.line) for o in load_overrides(["a.csv"]).overrides] == [
+        ("p1", 2),
+        ("p1", 3),
+        ("p2", 4),
+    ]
+
+
+def test_nothing_to_write_is_a_header_that_loads(here: Path) -> None:
+    """No assignments: the header alone, a valid file of zero overrides."""
+    write("a.csv", render_csv({}))
+    assert loaded("a.csv") == []
+
+
+def test_delimiters_and_quotes_in_ids_are_quoted(here: Path) -> None:
+    """An id holding a comma, a quote or a semicolon is quoted and reads back unchanged."""
+    text = render_csv({D1: {"a,b": 'say "x"', "c;d": "e"}})
+    assert f'{D1},"a,b","say ""x""",\n' in text
+    write("a.csv", text)
+    assert [(o.peak_id, o.candidate_key) for o in load_overrides(["a.csv"]).overrides] == [
+        ("a,b", 'say "x"'),
+        ("c;d", "e"),
+    ]
+
+
+_ACCEPTED = st.text(min_size=1, max_size=128).filter(
+    lambda text: text_problem("id", text) is None and text == text.strip()
+)
+
+
+@given(st.dictionaries(_ACCEPTED, _ACCEPTED, max_size=4))
+def test_any_accepted_id_reads_back_unchanged(peaks: dict[str, str]) -> None:
+    """Every peak_id and candidate_key the loader accepts reads back unchanged from a written CSV."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "exported.csv")
+        path.write_text(render_csv({D1: peaks} if peaks else {}), encoding="utf-8")
+        assert {o.peak_id: o.candidate_key for o in load_overrides([path]).overrides} == peaks
