@@ -103,7 +103,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def validate(args: argparse.Namespace) -> int:
     """Offline check: load every file, list every problem; no key, no network."""
-    from reconciler.load import load_overrides
+    from reconciler.overrides import load_overrides
 
     loaded = load_overrides(args.paths)
     for warning in loaded.warnings:

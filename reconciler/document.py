@@ -11,14 +11,14 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import InputError
-from reconciler.load_rules import (
+from reconciler.models import ERROR_STATUSES, Item, Status, first_problem
+from reconciler.overrides.rules import (
     candidate_key_problem,
     data_id_problem,
     normalise_data_id,
     peak_id_problem,
     shown,
 )
-from reconciler.models import ERROR_STATUSES, Item, Status, first_problem
 from reconciler.report import Report, summary
 
 FORMAT_VERSION = "2"

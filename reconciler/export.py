@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
-import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
-
 from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.diff import NO_ENTRY
 from reconciler.errors import ConfigError, InputError, RequestFailed, RunStopped
-from reconciler.load_rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.models import OESResult, PeakState
+from reconciler.overrides import Assignments, render_csv, render_yaml
+from reconciler.overrides.rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.retry import RetryPolicy
 from reconciler.run import EXIT_FAILED, EXIT_OK
 from reconciler.settings import Connection, ConnectionOptions, Connector, connector
 
 log = logging.getLogger(__name__)
-
-CSV_HEADER = ("data_id", "peak_id", "candidate_key", "note")
-
-Assignments = dict[str, dict[str, str]]  # data_id -> peak_id -> candidate_key, both levels sorted
-
-# Plain only what no YAML reader takes for anything but text: a letter or `_` first rules out numbers
-# (1.1 and 1.2 alike), the resolver rules out `yes`, `null` and kin, and `y`/`n` are YAML 1.1 booleans
-# that PyYAML alone leaves as text. Everything else is double-quoted.
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_STR_TAG = "tag:yaml.org,2002:str"
-_YAML11_BOOLEANS = frozenset("yYnN")
-_RESOLVER = Resolver()
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
-# Characters a double-quoted YAML scalar may not hold as written: line breaks fold, BOM and the
-# non-characters are not printable, lone surrogates cannot be encoded.
-_NOT_RAW = frozenset("\u2028\u2029\ufeff\ufffe\uffff")
 
 
 @dataclass(frozen=True)
@@ -93,7 +72,7 @@ def run_export(options: ExportOptions) -> int:
     if options.format == "csv":
         text = render_csv(exported.assignments)
     else:
-        text = render_yaml(exported.assignments, source=source, all_peaks=options.all_peaks)
+        text = render_yaml(exported.assignments, comments=_header(source, all_peaks=options.all_peaks))
     if options.output is not None and target is not None:
         # Checked again: a file (or a FIFO) may have appeared at the path while the entries were fetched.
         if output_target(options.output, force=options.force, ids_file=options.ids_file) != target:
@@ -134,6 +113,15 @@ def _explain(exported: Exported, *, missing: int, entries: int, all_peaks: bool)
     hint = "" if all_peaks else " (only pinned peaks are exported; --all-peaks takes every one)"
     log.warning("nothing to export from %s%s", _count(entries, "data entry", "data entries"), hint)
     return True
+
+
+def _header(source: str, *, all_peaks: bool) -> list[str]:
+    """The YAML file's opening comment: what it holds and where from (no clock: re-exports are identical)."""
+    what = "Every peak's applied candidate" if all_peaks else "Manual peak assignments"
+    lines = [f"{what}, exported by oes-reconcile from {' '.join(source.split())}"]
+    if all_peaks:
+        lines.append("Peaks not pinned yet show as changes in a plan of this file: applying pins them.")
+    return lines
 
 
 def _count(number: int, one: str, many: str | None = None) -> str:
@@ -279,7 +267,7 @@ class Exported:
 
 def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Exported:
     """The manual assignments (or every peak's, with `all_peaks`) that an override file can carry."""
-    exported: Assignments = {}
+    exported: dict[str, dict[str, str]] = {}
     element_only = unnameable = 0
     for data_id in sorted(results):
         # `plan` looks at the first peak of an id, so the export does too.
@@ -314,52 +302,6 @@ def _exportable(data_id: str, peak: PeakState) -> str | None:
         log.warning("%s %s: skipped: %s", data_id, peak.peak_id, problem)
         return None
     return key
-
-
-def yaml_scalar(value: str) -> str:
-    """`value` as a YAML scalar that reads back as this very string: plain when unambiguous, else quoted."""
-    if _PLAIN.fullmatch(value) and value not in _YAML11_BOOLEANS and _resolved_tag(value) == _STR_TAG:
-        return value
-    return '"' + "".join(_escaped(character) for character in value) + '"'
-
-
-def _resolved_tag(value: str) -> str:
-    """The tag YAML 1.1 gives `value` written plain, as the loader's resolver sees it."""
-    return str(_RESOLVER.resolve(ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]  # untyped stub
-
-
-def _escaped(character: str) -> str:
-    if character in _ESCAPES:
-        return _ESCAPES[character]
-    code = ord(character)
-    if 0x20 <= code < 0x7F or (code >= 0xA0 and character not in _NOT_RAW and not 0xD800 <= code < 0xE000):
-        return character
-    if code < 0x100:
-        return f"\\x{code:02X}"
-    return f"\\u{code:04X}" if code < 0x10000 else f"\\U{code:08X}"
-
-
-def render_yaml(assignments: Assignments, *, source: str, all_peaks: bool) -> str:
-    """The YAML override file: a header naming the source (no clock: re-exports give the same bytes)."""
-    what = "Every peak's applied candidate" if all_peaks else "Manual peak assignments"
-    lines = [f"# {what}, exported by oes-reconcile from {' '.join(source.split())}"]
-    if all_peaks:
-        lines.append("# Peaks not pinned yet show as changes in a plan of this file: applying pins them.")
-    lines += ["version: 1", "overrides:" if assignments else "overrides: {}"]
-    for data_id, peaks in assignments.items():
-        lines.append(f"  {yaml_scalar(data_id)}:")
-        lines += [f"    {yaml_scalar(peak_id)}: {yaml_scalar(key)}" for peak_id, key in peaks.items()]
-    return "\n".join(lines) + "\n"
-
-
-def render_csv(assignments: Assignments) -> str:
-    """The CSV override file: the header, then one row per peak, `\\n` line endings."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for data_id, peaks in assignments.items():
-        writer.writerows((data_id, peak_id, key, "") for peak_id, key in peaks.items())
-    return out.getvalue()
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reconciler.errors import ConfigError
-from reconciler.load import SUFFIXES
+from reconciler.overrides import SUFFIXES
 
 Identity = tuple[Path, tuple[int, int] | None]
 

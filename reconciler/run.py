@@ -15,9 +15,9 @@ from reconciler.api import ApiClient
 from reconciler.apply import Outcome, Reconciler
 from reconciler.document import SavedPlan, read_plan, write_json
 from reconciler.errors import ConfigError, InputError
-from reconciler.load import OverrideSet, load_overrides
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
+from reconciler.overrides import OverrideSet, load_overrides
 from reconciler.plan import Plan
 from reconciler.progress import progress_bar
 from reconciler.report import Report, write_markdown, write_text

@@ -7,20 +7,14 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from reconciler import export as export_module
 from reconciler.cli import main
-from reconciler.export import render_csv, render_yaml
-from reconciler.load import load_overrides
-from reconciler.load_rules import text_problem
 from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
 from tests.factories import ENTRY, peak_by_element, peak_with_key, result_doc
@@ -197,26 +191,6 @@ def test_ambiguous_ids_are_quoted_and_the_key_never_shows(
         assert secret not in text + out + err
         capsys.readouterr()
         assert main(["plan", str(target), "--detailed-exitcode"]) == 0
-
-
-_ACCEPTED = st.text(min_size=1, max_size=128).filter(
-    lambda text: text_problem("id", text) is None and text == text.strip()
-)
-
-
-@given(st.dictionaries(_ACCEPTED, _ACCEPTED, max_size=4))
-def test_any_accepted_id_reads_back_unchanged(peaks: dict[str, str]) -> None:
-    """Every peak_id and candidate_key the loader accepts reads back unchanged from both formats."""
-    assignments = {ENTRY: dict(sorted(peaks.items()))} if peaks else {}
-    with tempfile.TemporaryDirectory() as folder:
-        for name, text in (
-            ("exported.yaml", render_yaml(assignments, source="https://example.org/", all_peaks=False)),
-            ("exported.csv", render_csv(assignments)),
-        ):
-            path = Path(folder, name)
-            path.write_text(text, encoding="utf-8")
-            loaded = load_overrides([path])
-            assert {override.peak_id: override.candidate_key for override in loaded.overrides} == peaks
 
 
 def test_refused_key_stops_the_export(

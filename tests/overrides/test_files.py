@@ -22,12 +22,13 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.errors import FileErrors, Problem
-from reconciler.load import find_override_files, load_overrides
-from reconciler.load_disk import read_override_file
+from reconciler.overrides import find_override_files, load_overrides
+from reconciler.overrides.files import read_override_file
 from tests.conftest import Cli, Ran
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 D2 = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VALID_CSV = f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n"
 NOBODY = 65534
 HANG = 5.0  # seconds after which a read is taken to hang; the tests themselves take milliseconds
@@ -37,13 +38,6 @@ needs_unix_socket = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="n
 needs_fork = pytest.mark.skipif(
     not hasattr(os, "fork") or os.name != "posix", reason="needs fork() and POSIX file permissions"
 )
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory, so display paths are short and deterministic."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write(name: str, content: str = VALID_CSV) -> Path:
@@ -104,6 +98,53 @@ def found(*paths: str) -> tuple[list[str], list[str]]:
     """The files found (as posix paths) and the problems, as find_override_files gives them."""
     files, problems = find_override_files(paths)
     return [file.as_posix() for file in files], [str(problem) for problem in problems]
+
+
+# --- Finding files ---
+
+
+def test_directories_are_searched_recursively_in_sorted_order(here: Path) -> None:
+    """A directory yields its override files at any depth, sorted; other files and hidden folders are not."""
+    for name in ("o/b.yaml", "o/a.csv", "o/a/z.yml", "o/a/sub/y.yaml", "o/readme.txt", "o/.ci/ci.yml"):
+        write(name, "")
+    files, problems = find_override_files(["o"])
+    assert [file.as_posix() for file in files] == ["o/a/sub/y.yaml", "o/a/z.yml", "o/a.csv", "o/b.yaml"]
+    assert problems == []
+
+
+def test_paths_keep_the_order_given_and_each_file_is_read_once(here: Path) -> None:
+    """Paths are taken in the order given; a file named again, or also found in a folder, is read once."""
+    write("o/a.yaml", f"version: 1\noverrides:\n  {D1}:\n    p1: Ga_417.2\n")
+    write("z.csv", f"data_id,peak_id,candidate_key\n{D2},p1,X_1\n")
+    loaded = load_overrides(["z.csv", "o", "o/a.yaml", "./z.csv"])
+    assert loaded.sources == ("z.csv", "o/a.yaml")
+    assert loaded.warnings == ()
+
+
+def test_paths_that_are_not_override_files(here: Path) -> None:
+    """A missing path, a directory without override files and a file of another kind are each a problem."""
+    write("empty/notes.txt", "")
+    write("notes.md", "")
+    assert problems_of("nothing-here", "empty", "notes.md") == [
+        "empty: no override files (*.yaml, *.yml, *.csv) in this directory",
+        "notes.md: not an override file (expected *.yaml, *.yml, *.csv)",
+        "nothing-here: no such file or directory",
+    ]
+
+
+def test_file_over_50_mb_is_refused_without_being_read(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file over 50 MB is refused from its size alone: it is never opened."""
+    with Path("big.yaml").open("wb") as big:
+        big.truncate(60 * 1024 * 1024)  # sparse: no disk is written
+
+    def no_open(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the file was opened")
+
+    monkeypatch.setattr(os, "open", no_open)
+    monkeypatch.setattr(Path, "open", no_open)
+    assert problems_of("big.yaml") == [
+        "big.yaml: file is 62,914,560 bytes; override files are limited to 50 MB"
+    ]
 
 
 # --- Special files ---
@@ -396,7 +437,9 @@ def cli_unprivileged(*argv: str, forbidden: Path) -> Ran:
 
     The child is killed, and the test fails, if it has not answered within a few seconds.
     """
-    main(["validate", "--quiet", str(Path(__file__).parent.parent / "examples")])  # import all it needs
+    main(
+        ["validate", "--quiet", str(Path(__file__).resolve().parents[2] / "examples")]
+    )  # import all it needs
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; it must never return into pytest

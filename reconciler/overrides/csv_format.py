@@ -1,4 +1,4 @@
-"""CSV override files: a header naming the columns, one override per record, each with its physical line."""
+"""CSV override files: a header naming the columns, then one override per record; read, and written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.errors import Problem
-from reconciler.load_rules import (
+from reconciler.models import Override
+from reconciler.overrides.rules import (
+    Assignments,
     candidate_key_problem,
     clean_note,
     data_id_problem,
@@ -16,11 +18,10 @@ from reconciler.load_rules import (
     peak_id_problem,
     shown,
 )
-from reconciler.models import Override
 
 REQUIRED = ("data_id", "peak_id", "candidate_key")
-COLUMNS = (*REQUIRED, "note")
-_EXPECTED = "data_id, peak_id, candidate_key (and optionally note)"
+COLUMNS = (*REQUIRED, "note")  # in the order the writer puts them
+_EXPECTED = f"{', '.join(REQUIRED)} (and optionally note)"
 # Tried in this order on the header line; the first that splits it into the most known columns wins.
 # Excel writes `;` wherever the decimal separator is a comma, and tabs in its "Unicode Text" format.
 _DELIMITERS = (",", ";", "\t", "|")
@@ -28,7 +29,7 @@ _SEP = "sep="  # Excel's hint naming the delimiter, on a line of its own before 
 
 
 def parse_csv(path: str, text: str) -> tuple[list[Override], list[Problem]]:
-    """The overrides of one CSV file, and every problem found in it."""
+    """The overrides of one CSV file (each with its physical line), and every problem found in it."""
     layout = _layout(text)
     if isinstance(layout, str):
         return [], [Problem(path, 1, layout)]
@@ -196,3 +197,13 @@ def _override(
     note = clean_note(row.get("note", ""))
     data_id = normalise_data_id(row["data_id"])
     return Override(data_id, row["peak_id"], row["candidate_key"], path, line, note), []
+
+
+def render_csv(assignments: Assignments) -> str:
+    """A CSV override file: the header, then one row per peak sorted by data_id and peak_id, `\\n` endings."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for data_id, peaks in sorted(assignments.items()):
+        writer.writerows((data_id, peak_id, key, "") for peak_id, key in sorted(peaks.items()))
+    return out.getvalue()

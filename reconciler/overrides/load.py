@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import FileErrors, Problem
-from reconciler.load_csv import parse_csv
-from reconciler.load_disk import MAX_FILE_BYTES, SUFFIXES, find_override_files, read_override_file
-from reconciler.load_yaml import parse_yaml
 from reconciler.models import Override
+from reconciler.overrides.csv_format import parse_csv
+from reconciler.overrides.files import find_override_files, read_override_file
+from reconciler.overrides.yaml_format import parse_yaml
 
-__all__ = ["MAX_FILE_BYTES", "SUFFIXES", "OverrideSet", "find_override_files", "load_overrides"]
+__all__ = ["OverrideSet", "load_overrides"]
 
 logger = logging.getLogger(__name__)
 

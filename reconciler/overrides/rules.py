@@ -1,14 +1,17 @@
-"""The rules an override's ids and keys obey whatever file format they come in (shared by YAML and CSV)."""
+"""What an override file holds, whatever its format: the rules its ids and keys obey, the shape written."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 MAX_ID_LENGTH = 128
 
 # The canonical 8-4-4-4-12 form only: the id goes into a URL path, so nothing looser may pass.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+Assignments = Mapping[str, Mapping[str, str]]  # what the writers take: data_id -> peak_id -> candidate_key
 _SHOWN_CHARACTERS = 40
 
 
@@ -21,7 +24,7 @@ def shown(value: str) -> str:
 
 def data_id_problem(value: str) -> str | None:
     """What is wrong with a data_id, or None when it is a UUID."""
-    if _UUID.fullmatch(value):
+    if UUID.fullmatch(value):
         return None
     return f"data_id {shown(value)} is not a UUID"
 

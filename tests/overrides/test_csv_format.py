@@ -1,28 +1,26 @@
-"""Tests of CSV files as spreadsheets write them: header case, delimiters, `sep=` lines, encodings."""
+"""Tests of CSV override files: columns, rows and what spreadsheets write (delimiters, encodings); written."""
 
 from __future__ import annotations
 
 import codecs
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.errors import FileErrors
-from reconciler.load import load_overrides
+from reconciler.models import Override
+from reconciler.overrides import load_overrides, render_csv
+from reconciler.overrides.rules import text_problem
 from tests.conftest import Cli
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 D2 = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
 SAVE_AS = 'save the file as UTF-8 (in Excel, Save As "CSV UTF-8 (Comma delimited)")'
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory, so display paths are short and deterministic."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write(name: str, content: str | bytes) -> Path:
@@ -40,6 +38,46 @@ def problems_of(*paths: str) -> list[str]:
     with pytest.raises(FileErrors) as caught:
         load_overrides(paths)
     return [str(problem) for problem in caught.value.problems]
+
+
+# --- Columns and rows ---
+
+
+def test_csv_columns_in_any_order_and_note_optional(here: Path) -> None:
+    """The CSV header may list its columns in any order, with or without `note`."""
+    write("a.csv", f"candidate_key,data_id,note,peak_id\nGa_417.2,{D1},checked,p1\n")
+    write("b.csv", f"peak_id,candidate_key,data_id\np2,X_1,{D1}\n")
+    assert load_overrides(["a.csv", "b.csv"]).overrides == (
+        Override(D1, "p1", "Ga_417.2", "a.csv", 2, "checked"),
+        Override(D1, "p2", "X_1", "b.csv", 2),
+    )
+
+
+def test_csv_short_row_and_blank_lines(here: Path) -> None:
+    """A row that stops before the optional note is fine; blank lines and empty rows are skipped."""
+    write("a.csv", f"data_id,peak_id,candidate_key,note\n\n{D1},p1,Ga_417.2\n,,,\n{D1},p2,X_1,why\n")
+    assert [(o.line, o.note) for o in load_overrides(["a.csv"]).overrides] == [(3, None), (5, "why")]
+
+
+def test_csv_every_problem_of_a_row_is_listed(here: Path) -> None:
+    """Each bad field of a row is its own problem, at the row's physical line."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\nnope,,\n")
+    assert problems_of("a.csv") == [
+        "a.csv:3: data_id 'nope' is not a UUID",
+        "a.csv:3: peak_id is empty",
+        "a.csv:3: candidate_key is empty",
+    ]
+
+
+def test_csv_header_problems_are_all_listed(here: Path) -> None:
+    """A header with an unknown, a repeated and a missing column gets one problem for each."""
+    write("a.csv", f"data_id,peak,data_id\n{D1},p1,x\n")
+    assert problems_of("a.csv") == [
+        "a.csv:1: unknown column 'peak' (expected data_id, peak_id, candidate_key, note)",
+        "a.csv:1: duplicate column 'data_id'",
+        "a.csv:1: missing column 'peak_id' (the header needs data_id, peak_id, candidate_key)",
+        "a.csv:1: missing column 'candidate_key' (the header needs data_id, peak_id, candidate_key)",
+    ]
 
 
 # --- Header names ---
@@ -262,3 +300,51 @@ def test_validate_refuses_what_it_cannot_read_naming_the_encoding(here: Path, cl
         f"error: b.csv:2: not valid UTF-8 (byte 0xb1, '±' in Windows-1252); {SAVE_AS}",
         "InputError: 2 errors in override files; nothing was sent.",
     ]
+
+
+# --- Writing ---
+
+
+def test_written_csv_has_the_header_sorted_rows_and_newline_endings(here: Path) -> None:
+    """The header names the four columns; rows come sorted by data_id and peak_id, each ending in `\\n`."""
+    text = render_csv({D1: {"p2": "N2_337.1", "p1": "Ga_417.2"}, D2: {"p1": "In_451.1"}})
+    assert text == (
+        f"data_id,peak_id,candidate_key,note\n{D2},p1,In_451.1,\n{D1},p1,Ga_417.2,\n{D1},p2,N2_337.1,\n"
+    )
+    write("a.csv", text)
+    assert [(o.peak_id, o.line) for o in load_overrides(["a.csv"]).overrides] == [
+        ("p1", 2),
+        ("p1", 3),
+        ("p2", 4),
+    ]
+
+
+def test_nothing_to_write_is_a_header_that_loads(here: Path) -> None:
+    """No assignments: the header alone, a valid file of zero overrides."""
+    write("a.csv", render_csv({}))
+    assert loaded("a.csv") == []
+
+
+def test_delimiters_and_quotes_in_ids_are_quoted(here: Path) -> None:
+    """An id holding a comma, a quote or a semicolon is quoted and reads back unchanged."""
+    text = render_csv({D1: {"a,b": 'say "x"', "c;d": "e"}})
+    assert f'{D1},"a,b","say ""x""",\n' in text
+    write("a.csv", text)
+    assert [(o.peak_id, o.candidate_key) for o in load_overrides(["a.csv"]).overrides] == [
+        ("a,b", 'say "x"'),
+        ("c;d", "e"),
+    ]
+
+
+_ACCEPTED = st.text(min_size=1, max_size=128).filter(
+    lambda text: text_problem("id", text) is None and text == text.strip()
+)
+
+
+@given(st.dictionaries(_ACCEPTED, _ACCEPTED, max_size=4))
+def test_any_accepted_id_reads_back_unchanged(peaks: dict[str, str]) -> None:
+    """Every peak_id and candidate_key the loader accepts reads back unchanged from a written CSV."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "exported.csv")
+        path.write_text(render_csv({D1: peaks} if peaks else {}), encoding="utf-8")
+        assert {o.peak_id: o.candidate_key for o in load_overrides([path]).overrides} == peaks

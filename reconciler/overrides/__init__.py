@@ -1,0 +1,20 @@
+"""Override files: found on disk, read and validated in YAML or CSV, merged; and written in both formats."""
+
+from __future__ import annotations
+
+from reconciler.overrides.csv_format import render_csv
+from reconciler.overrides.files import MAX_FILE_BYTES, SUFFIXES, find_override_files
+from reconciler.overrides.load import OverrideSet, load_overrides
+from reconciler.overrides.rules import Assignments
+from reconciler.overrides.yaml_format import render_yaml
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "SUFFIXES",
+    "Assignments",
+    "OverrideSet",
+    "find_override_files",
+    "load_overrides",
+    "render_csv",
+    "render_yaml",
+]

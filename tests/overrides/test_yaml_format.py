@@ -1,0 +1,248 @@
+"""Tests of YAML override files: the schema read with every problem at its line; and files written."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from yaml.nodes import MappingNode, ScalarNode
+
+from reconciler.models import Override
+from reconciler.overrides import load_overrides, render_yaml, strict_yaml, yaml_format
+from reconciler.overrides.rules import text_problem
+from tests.overrides.conftest import D1, D2, problems_of, write, yaml_with
+
+# The emitters a file may be written with: libyaml's where PyYAML has it, and PyYAML's own everywhere.
+EMITTERS = [yaml.SafeDumper] + ([yaml_format._DUMPER] if yaml.__with_libyaml__ else [])
+
+
+@pytest.fixture(params=EMITTERS, ids=lambda dumper: dumper.__name__)
+def emitter(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test using it runs once with each emitter the writer may use."""
+    with mock.patch.object(yaml_format, "_DUMPER", request.param):
+        yield
+
+
+def read_back(text: str) -> dict[str, str]:
+    """The peaks of a written file, as the loader reads them: peak_id -> candidate_key."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "exported.yaml")
+        path.write_text(text, encoding="utf-8")
+        return {override.peak_id: override.candidate_key for override in load_overrides([path]).overrides}
+
+
+# --- Reading ---
+
+
+def test_short_and_long_peak_forms(here: Path) -> None:
+    """`p1: KEY` and `p1: {candidate_key, note}` both give an override at the peak's line."""
+    write("a.yaml", yaml_with("p1: Ga_417.2\np2:\n  candidate_key: N2_337.1\n  note: confirmed by XPS\n"))
+    assert load_overrides(["a.yaml"]).overrides == (
+        Override(D1, "p1", "Ga_417.2", "a.yaml", 4),
+        Override(D1, "p2", "N2_337.1", "a.yaml", 5, "confirmed by XPS"),
+    )
+
+
+def test_empty_overrides_mapping_is_zero_overrides(here: Path) -> None:
+    """`overrides: {}` and a bare `overrides:` are valid files with nothing to do."""
+    write("a.yaml", "version: 1\noverrides: {}\n")
+    write("b.yaml", "version: 1\noverrides:\n")
+    assert load_overrides(["a.yaml", "b.yaml"]).overrides == ()
+
+
+def test_quoted_numbers_and_slashes_are_plain_strings(here: Path) -> None:
+    """Quoted ids are strings; '/' is allowed in a peak_id (it travels in the JSON body, not the URL)."""
+    write("a.yaml", yaml_with("'417.2': \"Ga_417.2\"\n\"yes\": 'no'\nline/3: N2_337.1\n"))
+    loaded = load_overrides(["a.yaml"])
+    assert [(o.peak_id, o.candidate_key) for o in loaded.overrides] == [
+        ("417.2", "Ga_417.2"),
+        ("line/3", "N2_337.1"),
+        ("yes", "no"),
+    ]
+
+
+def test_ids_of_128_characters_are_accepted(here: Path) -> None:
+    """The length limit is inclusive: 128 characters pass (129 are refused, see the corpus)."""
+    write("a.yaml", yaml_with(f"{'p' * 128}: {'G' * 128}\n"))
+    assert len(load_overrides(["a.yaml"]).overrides) == 1
+
+
+def test_note_is_free_text_taken_as_written(here: Path) -> None:
+    """A note YAML would read as a boolean or a date stays the text written; empty means no note."""
+    peaks = """\
+        p1: {candidate_key: Ga_417.2, note: yes}
+        p2: {candidate_key: Ga_417.2, note: 2024-01-15}
+        p3: {candidate_key: Ga_417.2, note: }
+        p4: {candidate_key: Ga_417.2, note: ""}
+    """
+    write("a.yaml", yaml_with(peaks))
+    assert [o.note for o in load_overrides(["a.yaml"]).overrides] == ["yes", "2024-01-15", None, None]
+
+
+def test_every_yaml_problem_names_its_line(here: Path) -> None:
+    """Keys, values and structure problems each carry the line of the node concerned."""
+    peaks = """\
+        p1:
+          candidate_key: Ga_417.2
+          candidate: In_451.1
+        p2: [a]
+        0x1f: Ga_417.2
+    """
+    write("a.yaml", yaml_with(peaks))
+    assert problems_of("a.yaml") == [
+        "a.yaml:6: unknown key 'candidate' (expected candidate_key, note)",
+        "a.yaml:7: peak 'p2' must be a candidate_key or a mapping with candidate_key, got a list",
+        "a.yaml:8: peak_id 0x1f is read by YAML as a number; quote it: '0x1f'",
+    ]
+
+
+def test_alias_bomb_is_refused_before_any_expansion(here: Path) -> None:
+    """A 'billion laughs' file is refused at its first anchor: 10**60 expansions would never finish."""
+    lines = ["version: 1", "overrides: {}", "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 60)]
+    write("bomb.yaml", "\n".join(lines) + "\n")
+    assert problems_of("bomb.yaml") == ["bomb.yaml:3: anchors and aliases are not allowed (found '&l0')"]
+
+
+# --- Writing ---
+
+
+def test_written_file_reads_as_a_person_would_write_it(emitter: None) -> None:
+    """UUIDs and plain ids are written bare, comments first, two spaces a level, no folding."""
+    assignments = {D1: {"p2": "N2_337.1", "p1": "Ga_417.2"}, D2: {"p1": "In_451.1"}}
+    assert render_yaml(assignments, comments=["Manual peak assignments", "second line"]) == (
+        "# Manual peak assignments\n"
+        "# second line\n"
+        "version: 1\n"
+        "overrides:\n"
+        f"  {D2}:\n"
+        "    p1: In_451.1\n"
+        f"  {D1}:\n"
+        "    p1: Ga_417.2\n"
+        "    p2: N2_337.1\n"
+    )
+
+
+def test_nothing_to_write_is_an_empty_mapping_that_loads(emitter: None) -> None:
+    """No assignments: `overrides: {}`, a valid file of zero overrides."""
+    text = render_yaml({})
+    assert text == "version: 1\noverrides: {}\n"
+    assert read_back(text) == {}
+
+
+def test_output_is_sorted_whatever_the_order_given(emitter: None) -> None:
+    """The same assignments in another order give the same bytes: re-exports never show a diff."""
+    peaks = {f"p{n}": f"Ga_{n}" for n in (3, 1, 2)}
+    first = render_yaml({D1: peaks, D2: {"x": "y_1"}})
+    again = render_yaml({D2: {"x": "y_1"}, D1: dict(reversed(peaks.items()))})
+    assert first == again
+    assert first.index("p1:") < first.index("p2:") < first.index("p3:")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "p 1",
+        "1",
+        "417.2",
+        "yes",
+        "y",
+        "N",
+        "null",
+        "Null",
+        "~",
+        "0x1A",
+        "1e3",
+        ".inf",
+        "2024-01-15",
+        "<<",
+        "=",
+    ],
+)
+def test_text_yaml_would_read_otherwise_is_double_quoted(value: str, emitter: None) -> None:
+    """A peak_id or key YAML (1.1 or 1.2) could read as a number, boolean, date or null is double-quoted."""
+    text = render_yaml({D1: {value: value}})
+    assert text.endswith(f'    "{value}": "{value}"\n')
+    assert read_back(text) == {value: value}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "line\u2028break",
+        "para\u2029graph",
+        "no\u00a0break",
+        "emoji \U0001f600",
+        'say "x"',
+        "back\\slash",
+        "a: b",
+        "# not a comment",
+        "- dash",
+        "? key",
+        "'single'",
+        "p" * 128,
+        "\U0001d4e3" * 128,
+    ],
+)
+def test_odd_characters_read_back_unchanged(value: str, emitter: None) -> None:
+    """Separators, quotes, indicators, characters outside the BMP and ids of the longest length round-trip."""
+    text = render_yaml({D1: {value: value}})
+    assert "\u2028" not in text
+    assert "\u2029" not in text
+    assert read_back(text) == {value: value}
+
+
+def test_written_ids_read_back_without_libyaml(monkeypatch: pytest.MonkeyPatch, emitter: None) -> None:
+    """A file written here reads back the same with PyYAML's pure-Python parser."""
+    monkeypatch.setattr(strict_yaml, "_LOADER", strict_yaml._PureLoader)
+    monkeypatch.setattr(strict_yaml, "_COUNTS_BYTES", False)
+    peaks = {"yes": "1e3", "line\u2028break": "emoji \U0001f600", "p" * 128: "\U0001d4e3" * 128}
+    assert read_back(render_yaml({D1: peaks})) == peaks
+
+
+def test_comment_lines_never_break_the_file() -> None:
+    """A comment holding line breaks is written as several `#` lines; the file still loads."""
+    text = render_yaml({D1: {"p1": "Ga_417.2"}}, comments=["from http://x\nversion: 2", ""])
+    assert text.startswith("# from http://x\n# version: 2\n#\nversion: 1\n")
+    assert read_back(text) == {"p1": "Ga_417.2"}
+
+
+def _scalars(node: object) -> list[str]:
+    """Every scalar of a node tree, in document order."""
+    if isinstance(node, ScalarNode):
+        return [str(node.value)]
+    if isinstance(node, MappingNode):
+        return [value for pair in node.value for part in pair for value in _scalars(part)]
+    return []
+
+
+@given(st.dictionaries(st.text(min_size=1), st.text(), max_size=4))
+def test_any_text_survives_the_yaml_layer(peaks: dict[str, str]) -> None:
+    """Control characters, line breaks and BOMs too: the strict reader gets back every string written.
+
+    (The loader then refuses such ids by its rules; what matters here is that the YAML is never wrong.)
+    """
+    for dumper in EMITTERS:
+        with mock.patch.object(yaml_format, "_DUMPER", dumper):
+            root = strict_yaml.compose(render_yaml({D1: peaks}))
+        written = [text for pair in sorted(peaks.items()) for text in pair]
+        assert _scalars(root) == ["version", "1", "overrides", D1, *written]
+
+
+_ACCEPTED = st.text(min_size=1, max_size=128).filter(
+    lambda text: text_problem("id", text) is None and text == text.strip()
+)
+
+
+@given(st.dictionaries(_ACCEPTED, _ACCEPTED, max_size=4))
+def test_any_accepted_id_reads_back_unchanged(peaks: dict[str, str]) -> None:
+    """Every peak_id and candidate_key the loader accepts reads back unchanged, whichever the emitter."""
+    for dumper in EMITTERS:
+        with mock.patch.object(yaml_format, "_DUMPER", dumper):
+            assert read_back(render_yaml({D1: peaks} if peaks else {})) == peaks
