@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from reconciler import output
 from reconciler.api import ApiClient
-from reconciler.apply import Outcome, Reconciler
 from reconciler.document import SavedPlan, read_plan, write_json
+from reconciler.engine import Outcome, Reconciler
 from reconciler.errors import ConfigError, InputError
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry

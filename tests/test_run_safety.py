@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import apply as apply_module
+from reconciler import engine
 from reconciler.diff import verify
 from reconciler.sandbox import Faults, Sandbox
 from reconciler.sandbox.data import example_entries
@@ -172,7 +172,7 @@ def test_a_bug_stops_the_run_and_keeps_the_report(
             raise KeyError("a bug in verify")
         return real(item, result)
 
-    monkeypatch.setattr(apply_module, "verify", buggy)
+    monkeypatch.setattr(engine, "verify", buggy)
     report = lab / "r.json"
     ran = cli("apply", "--concurrency", "1", "--report", str(report), str(lab / "overrides.yaml"))
     assert ran.code == 1

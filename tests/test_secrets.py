@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from reconciler import apply
+from reconciler import engine
 from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli, Ran
 
@@ -138,7 +138,7 @@ def test_traceback_of_an_internal_error_masks_the_key(
         raise RuntimeError(f"diff blew up near key={os.environ['AS_API_KEY']}")
 
     monkeypatch.setenv("AS_API_KEY", KEY)
-    monkeypatch.setattr(apply, "diff_entry", broken)
+    monkeypatch.setattr(engine, "diff_entry", broken)
     ran = cli("plan", "-v", str(EXAMPLES))
     assert ran.code == 1
     assert "Traceback (most recent call last)" in ran.err

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import apply as apply_module
+from reconciler import engine
 from reconciler.api import ApiClient
-from reconciler.apply import ABANDONED, Outcome, Reconciler
 from reconciler.diff import diff_entry
+from reconciler.engine import ABANDONED, Outcome, Reconciler
 from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
 from reconciler.models import PatchRecord, Status
 from reconciler.plan import Plan
@@ -295,7 +295,7 @@ def test_a_bug_in_one_entry_stops_all_others_at_once(monkeypatch: pytest.MonkeyP
             raise ZeroDivisionError("a bug")
         return real(overrides, result)
 
-    monkeypatch.setattr(apply_module, "diff_entry", buggy)
+    monkeypatch.setattr(engine, "diff_entry", buggy)
     outcome, _ = reconcile(api, "apply", wanted, concurrency=1)
     assert isinstance(outcome.refused, ZeroDivisionError)
     assert outcome.stop is not None

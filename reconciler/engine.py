@@ -1,4 +1,4 @@
-"""Running a plan: fetch each entry, diff it, and (`apply`) PATCH what differs, overlapped and bounded."""
+"""The engine: one GET per entry, then its PATCHes one at a time, entries overlapped and bounded; stops."""
 
 from __future__ import annotations
 
