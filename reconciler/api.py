@@ -22,7 +22,7 @@ from reconciler import __version__
 from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
 from reconciler.models import OESResult, first_problem
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
-from reconciler.settings import KEY_HELP, Connection
+from reconciler.settings import DEFAULT_CONCURRENCY, KEY_HELP, Connection
 from reconciler.stop import INTERRUPTED, Stop, StopKind
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class ApiClient:
         self,
         connection: Connection,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
         rate_limit: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,

@@ -13,6 +13,7 @@ from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, ver
 from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
 from reconciler.models import Item, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
+from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Reconciler:
         self,
         client: ApiClient,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         on_sending: SendingHook | None = None,
         on_patch: PatchHook | None = None,
         on_progress: ProgressHook | None = None,

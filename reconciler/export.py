@@ -18,7 +18,14 @@ from reconciler.overrides import Assignments, render_csv, render_yaml
 from reconciler.overrides.rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.retry import RetryPolicy
 from reconciler.run import EXIT_FAILED, EXIT_OK
-from reconciler.settings import Connection, ConnectionOptions, Connector, connector
+from reconciler.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    Connection,
+    ConnectionOptions,
+    Connector,
+    connector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +45,8 @@ class ExportOptions:
     output: str | None = None
     all_peaks: bool = False
     force: bool = False
-    concurrency: int = 8
-    max_attempts: int = 6
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     connect: Connector = field(default_factory=lambda: connector(ConnectionOptions()))
     source_label: str | None = None
 

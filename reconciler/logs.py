@@ -1,4 +1,4 @@
-"""Logging to stderr, with every known secret masked in every line, traceback included."""
+"""Logging to stderr, with the run's secrets masked in every line, traceback included."""
 
 from __future__ import annotations
 
@@ -7,29 +7,36 @@ import sys
 
 from reconciler.text import visible
 
-_secrets: set[str] = set()
 MASK = "***"
 
 
-def redact(secret: str) -> None:
-    """Mask `secret` wherever it would appear in a log line from now on."""
-    if secret:
-        _secrets.add(secret)
+class Redactor:
+    """The secrets of one run (its API key), masked wherever text about the run is shown.
 
+    Owned by the run that reads the key: a key of another run in the same process is not masked, and
+    words that happen to equal it elsewhere are left alone once its run is over.
+    """
 
-def forget_secrets() -> None:
-    """Start a new run with nothing masked: a key of an earlier run in this process is no secret now."""
-    _secrets.clear()
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
 
+    def add(self, secret: str) -> None:
+        """Mask `secret` from now on."""
+        if secret:
+            self._secrets.add(secret)
 
-def scrub(text: str) -> str:
-    for secret in _secrets:
-        text = text.replace(secret, MASK)
-    return text
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
 
 
 class RedactingFormatter(logging.Formatter):
-    """Formats the whole record (message, arguments, traceback), then masks the secrets in it."""
+    """Formats the whole record (message, arguments, traceback), then masks the run's secrets in it."""
+
+    def __init__(self, fmt: str, *, redactor: Redactor) -> None:
+        super().__init__(fmt)
+        self.redactor = redactor
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         # The message may carry server text: no control character reaches the terminal, no line is forged.
@@ -37,14 +44,14 @@ class RedactingFormatter(logging.Formatter):
         return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record))
+        return self.redactor.scrub(super().format(record))
 
 
-def configure(*, verbosity: int, quiet: bool) -> None:
-    """Warnings by default; -v info, -vv debug (httpx too); -q errors only."""
+def configure(*, verbosity: int, quiet: bool, redactor: Redactor) -> None:
+    """Warnings by default; -v info, -vv debug (httpx too); -q errors only; `redactor` masks every line."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(levelname)s: %(message)s", redactor=redactor))
     root = logging.getLogger()
     # Replace only our own handler: a second run in one process (tests) must not log twice.
     root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, RedactingFormatter)]

@@ -15,6 +15,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.wait import wait_base, wait_none, wait_random_exponential
 
 from reconciler.errors import TransientHTTPError
+from reconciler.settings import DEFAULT_MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def describe(exc: BaseException | None) -> str:
 class RetryPolicy:
     """How requests are retried; built once per run and handed to the client."""
 
-    max_attempts: int = 6
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     wait: wait_base = field(
         default_factory=lambda: wait_honouring_retry_after(
             wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP)

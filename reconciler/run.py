@@ -22,7 +22,14 @@ from reconciler.plan import Plan
 from reconciler.progress import progress_bar
 from reconciler.report import Report, write_markdown, write_text
 from reconciler.retry import RetryPolicy
-from reconciler.settings import Connection, ConnectionOptions, Connector, connector
+from reconciler.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    Connection,
+    ConnectionOptions,
+    Connector,
+    connector,
+)
 from reconciler.signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -53,9 +60,9 @@ class RunOptions:
     out_path: str | None = None
     plan_path: str | None = None
     detailed_exitcode: bool = False
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     rate_limit: float | None = None
-    max_attempts: int = 6
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_changes: int | None = None
     lock_file: str | None = None
     audit_log: str | None = None

@@ -1,4 +1,4 @@
-"""Connection settings: which endpoint, which key, and whether the transport is safe to send the key over."""
+"""Connection settings: endpoint, key, whether the transport is safe for the key; request defaults."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
-from reconciler.logs import redact
 
 DEFAULT_ENDPOINT = "https://api.atomscale.ai/"
+# The defaults of the request options, declared once: the command line shows them, the library uses them.
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_TIMEOUT = 30.0
 KEY_VARIABLES = ("AS_API_KEY", "ATOMSCALE_API_KEY")
 MAX_KEY_FILE = 64 * 1024
 KEY_PIPE_WAIT = 10.0  # seconds a pipe may take to send the key
@@ -28,7 +31,7 @@ class Connection:
 
     endpoint: str
     api_key: str = field(repr=False)
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class ConnectionOptions:
     endpoint: str | None = None
     api_key_file: str | None = None
     allow_insecure_http: bool = False
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
 
 
 Connector = Callable[[], AbstractContextManager[Connection]]
@@ -187,17 +190,22 @@ def resolve_connection(
     env = os.environ if env is None else env
     url = resolve_endpoint(endpoint, env=env, allow_insecure_http=allow_insecure_http)
     key = resolve_api_key(api_key_file, env=env)
-    redact(key)
     return Connection(endpoint=url, api_key=key, timeout=timeout)
 
 
-def connector(options: ConnectionOptions) -> Connector:
-    """A `Connector` that resolves `options` (then the environment) when the command calls it."""
-    return lambda: nullcontext(
-        resolve_connection(
+def connector(options: ConnectionOptions, *, secret: Callable[[str], None] | None = None) -> Connector:
+    """A `Connector` that resolves `options` (then the environment) when the command calls it, and hands
+    the key it read to `secret` (the run's redactor), so that nothing shows it from then on."""
+
+    def connect() -> AbstractContextManager[Connection]:
+        connection = resolve_connection(
             endpoint=options.endpoint,
             api_key_file=options.api_key_file,
             allow_insecure_http=options.allow_insecure_http,
             timeout=options.timeout,
         )
-    )
+        if secret is not None:
+            secret(connection.api_key)
+        return nullcontext(connection)
+
+    return connect

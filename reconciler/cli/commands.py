@@ -1,8 +1,7 @@
-"""The commands behind the CLI: each turns parsed options into one library call and an exit code."""
+"""The commands: each maps its typed arguments to the library's options, calls it, returns its exit code."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Iterator
@@ -10,7 +9,17 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from reconciler.cli.arguments import (
+    ApplyArgs,
+    Arguments,
+    ConnectionArgs,
+    ExportArgs,
+    PlanArgs,
+    SandboxArgs,
+    ValidateArgs,
+)
 from reconciler.errors import ConfigError, InputError, ReconcileError
+from reconciler.logs import Redactor
 from reconciler.settings import Connection, ConnectionOptions, Connector, connector
 
 if TYPE_CHECKING:
@@ -21,29 +30,27 @@ log = logging.getLogger(__name__)
 SANDBOX_SOURCE = "the in-process sandbox"
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    handler = {
-        "plan": run_command,
-        "apply": run_command,
-        "validate": validate,
-        "export": export,
-        "sandbox": sandbox,
-    }
-    return handler[args.command](args)
+def dispatch(args: Arguments, *, redactor: Redactor) -> int:
+    if isinstance(args, PlanArgs | ApplyArgs):
+        return run_command(args, redactor=redactor)
+    if isinstance(args, ExportArgs):
+        return export(args, redactor=redactor)
+    if isinstance(args, ValidateArgs):
+        return validate(args)
+    return sandbox(args)
 
 
-def _connector(args: argparse.Namespace) -> Connector:
+def _connector(args: ConnectionArgs, *, redactor: Redactor) -> Connector:
     """How the command connects once its files are valid: to an in-process sandbox, or as the settings say."""
     if args.sandbox:
         return partial(_in_process_sandbox, timeout=args.timeout)
-    return connector(
-        ConnectionOptions(
-            endpoint=args.endpoint,
-            api_key_file=args.api_key_file,
-            allow_insecure_http=args.allow_insecure_http,
-            timeout=args.timeout,
-        )
+    options = ConnectionOptions(
+        endpoint=args.endpoint,
+        api_key_file=args.api_key_file,
+        allow_insecure_http=args.allow_insecure_http,
+        timeout=args.timeout,
     )
+    return connector(options, secret=redactor.add)
 
 
 @contextmanager
@@ -68,11 +75,13 @@ def _product_error(exc: SandboxError) -> ReconcileError:
     return InputError(str(exc)) if isinstance(exc, DataFileError) else ConfigError(str(exc))
 
 
-def run_command(args: argparse.Namespace) -> int:
+def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
     """`plan` and `apply`."""
     from reconciler.run import RunOptions, run
 
-    plan_path = getattr(args, "plan", None)
+    applying = args if isinstance(args, ApplyArgs) else None
+    planning = args if isinstance(args, PlanArgs) else None
+    plan_path = applying.plan if applying else None
     if plan_path is not None and args.paths:
         raise InputError("apply --plan takes no override paths: the saved plan says what to do")
     if plan_path is None and not args.paths:
@@ -80,29 +89,30 @@ def run_command(args: argparse.Namespace) -> int:
     options = RunOptions(
         command=args.command,
         paths=tuple(args.paths),
-        connect=_connector(args),
+        connect=_connector(args, redactor=redactor),
         api_key_file=args.api_key_file,
         # The in-process sandbox listens on a new port each run: its saved plans name another endpoint.
         check_plan_endpoint=not args.sandbox,
         format=args.format,
         report_path=args.report,
-        out_path=getattr(args, "out", None),
+        out_path=planning.out if planning else None,
         plan_path=plan_path,
-        detailed_exitcode=getattr(args, "detailed_exitcode", False),
+        detailed_exitcode=planning.detailed_exitcode if planning else False,
         concurrency=args.concurrency,
         rate_limit=args.rate_limit,
         max_attempts=args.max_attempts,
-        max_changes=getattr(args, "max_changes", None),
-        lock_file=getattr(args, "lock_file", None),
-        audit_log=getattr(args, "audit_log", None),
+        max_changes=applying.max_changes if applying else None,
+        lock_file=applying.lock_file if applying else None,
+        audit_log=applying.audit_log if applying else None,
         verbose=args.verbose > 0,
         quiet=args.quiet,
     )
     return run(options)
 
 
-def validate(args: argparse.Namespace) -> int:
+def validate(args: ValidateArgs) -> int:
     """Offline check: load every file, list every problem; no key, no network."""
+    from reconciler import output
     from reconciler.overrides import load_overrides
 
     loaded = load_overrides(args.paths)
@@ -110,9 +120,6 @@ def validate(args: argparse.Namespace) -> int:
         log.warning("%s", warning)
     if args.quiet:
         return 0
-    from reconciler import output
-    from reconciler.errors import ConfigError
-
     entries = len({override.data_id for override in loaded.overrides})
     files = len(loaded.sources)
     overrides = _plural(len(loaded.overrides), "override")
@@ -128,7 +135,7 @@ def _plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word if count == 1 else words or word + 's'}"
 
 
-def export(args: argparse.Namespace) -> int:
+def export(args: ExportArgs, *, redactor: Redactor) -> int:
     """Write an override file of the entries' current assignments."""
     from reconciler.export import ExportOptions, run_export
 
@@ -141,14 +148,14 @@ def export(args: argparse.Namespace) -> int:
         force=args.force,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
-        connect=_connector(args),
+        connect=_connector(args, redactor=redactor),
         # The in-process sandbox's port differs per run: naming it would make re-exports differ byte for byte.
         source_label=SANDBOX_SOURCE if args.sandbox else None,
     )
     return run_export(options)
 
 
-def sandbox(args: argparse.Namespace) -> int:
+def sandbox(args: SandboxArgs) -> int:
     """Serve the sandbox until interrupted; its errors are shown as the product's are (exit 1)."""
     from reconciler.sandbox import SandboxError
 
@@ -158,7 +165,7 @@ def sandbox(args: argparse.Namespace) -> int:
         raise _product_error(exc) from None
 
 
-def _serve_sandbox(args: argparse.Namespace) -> int:
+def _serve_sandbox(args: SandboxArgs) -> int:
     """Make or read the data, then print it (`--print-data`) or serve it until interrupted."""
     from reconciler.sandbox import Faults, Sandbox, load_entries
     from reconciler.sandbox.data import data_file_json, example_entries

@@ -1,16 +1,15 @@
-"""The command line: parse options, call the library, turn its root error into a message and exit code."""
+"""The parser: every option declared once, with its type, bounds and default, grouped by command."""
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NoReturn
 
 from reconciler import __version__
-from reconciler.errors import ReconcileError, UsageError
+from reconciler.errors import UsageError
+from reconciler.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
 
 EPILOG = """\
 exit codes: 0 done (nothing failed); 1 invalid input, configuration or key, or anything not in sync
@@ -116,7 +115,9 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run against an in-process sandbox seeded with the example data",
     )
-    group.add_argument("--timeout", type=_timeout, default=30.0, metavar="SECONDS", help="per request")
+    group.add_argument(
+        "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="per request"
+    )
     group.add_argument(
         "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: requests)"
     )
@@ -132,7 +133,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
     parser.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=8,
+        default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"requests in flight (1 to {MAX_CONCURRENCY})",
     )
@@ -140,7 +141,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
     parser.add_argument(
         "--max-attempts",
         type=_attempts,
-        default=6,
+        default=DEFAULT_MAX_ATTEMPTS,
         metavar="N",
         help=f"tries per request (1 to {MAX_ATTEMPTS})",
     )
@@ -203,8 +204,8 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all-peaks", action="store_true", help="every peak's applied candidate, not only manual"
     )
-    parser.add_argument("--concurrency", type=_concurrency, default=8, metavar="N")
-    parser.add_argument("--max-attempts", type=_attempts, default=6, metavar="N")
+    parser.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY, metavar="N")
+    parser.add_argument("--max-attempts", type=_attempts, default=DEFAULT_MAX_ATTEMPTS, metavar="N")
     _add_connection(parser)
 
 
@@ -249,39 +250,3 @@ def _add_sandbox(parser: argparse.ArgumentParser) -> None:
     faults.add_argument(
         "--differing", type=_non_negative_int, default=1, help="generated peaks per entry that differ"
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (the console script exits with it)."""
-    try:
-        args = build_parser().parse_args(argv)
-        from reconciler import commands, logs
-        from reconciler.signals import abort_on_sigterm
-
-        abort_on_sigterm()
-
-        logs.forget_secrets()
-        logs.configure(verbosity=getattr(args, "verbose", 0), quiet=getattr(args, "quiet", False))
-        return commands.dispatch(args)
-    except ReconcileError as exc:
-        from reconciler.logs import scrub
-
-        print(scrub(exc.render()), file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `oes-reconcile plan … | head`: the reader left. Point stdout at /dev/null so that the flush at
-        # exit does not fail again, and say so once.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print("oes-reconcile: stdout was closed before the report was written in full", file=sys.stderr)
-        return 1
-    except Exception:  # noqa: BLE001 (a bug: keep its traceback, but never the key Python would print raw)
-        import traceback
-
-        from reconciler.logs import scrub
-
-        print(scrub(traceback.format_exc()), end="", file=sys.stderr)
-        print("internal error: this is a bug in oes-reconcile; please report it", file=sys.stderr)
-        return 1
