@@ -11,7 +11,9 @@ ReconcileError (exit 1)
 ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
 └── LockHeldError (exit 3)  another run holds `--lock-file`
 
-Outside the root, three exceptions carry a request's fate inside a run and never reach the CLI:
+Outside the root, exceptions that are handled where they arise and never reach the CLI: UnreadableText
+(a file's text that a reader gives up on, at a line: it becomes a `Problem`); and three that carry a
+request's fate inside a run:
 TransientHTTPError (an answer worth retrying), RequestFailed (a request that did not succeed, once retries
 ran out: it becomes the status of the items it concerns, `failed` or `fetch_failed`, and the other entries
 go on) and RunStopped (the run is stopping: nothing new is sent). An interrupted run is no error: it ends
@@ -23,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
 
 class ReconcileError(Exception):
     """Root of every error the CLI turns into a message and an exit code."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
     def render(self) -> str:
         return f"{type(self).__name__}: {self}"
@@ -91,7 +95,16 @@ class SafetyLimitError(ReconcileError):
 class LockHeldError(ReconcileError):
     """Another run holds the lock file."""
 
-    exit_code = 3
+    exit_code = EXIT_LOCKED
+
+
+class UnreadableText(Exception):
+    """A reader gave up on a file's text at `line` (1-based; 0: the whole text); it becomes a Problem."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
 
 
 # --- A request's fate inside a run: handled there, never shown as an error of the run. ---

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reconciler.errors import Problem
+from reconciler.errors import Problem, UnreadableText
 from reconciler.models import Override
 from reconciler.overrides.rules import (
     Assignments,
@@ -50,8 +50,8 @@ def parse_csv(path: str, text: str) -> tuple[list[Override], list[Problem]]:
             problems.extend(Problem(path, line, message) for message in messages)
             if override is not None:
                 overrides.append(override)
-    except _BadRecord as bad:
-        problems.append(Problem(path, bad.line, f"invalid CSV: {bad.reason}"))
+    except UnreadableText as bad:
+        problems.append(Problem(path, bad.line, f"invalid CSV: {bad.message}"))
     return overrides, problems
 
 
@@ -115,15 +115,6 @@ def _known(header: str, delimiter: str) -> int:
     return len({column_name(cell) for cell in cells} & set(COLUMNS))
 
 
-class _BadRecord(Exception):
-    """The csv module gave up on a record; its own error carries no line."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
-
-
 def _records(layout: _Layout) -> Iterator[tuple[int, list[str]]]:
     """Non-blank records with the physical line each starts on (a quoted field may span lines)."""
     reader = csv.reader(io.StringIO(layout.text, newline=""), delimiter=layout.delimiter, strict=True)
@@ -135,7 +126,7 @@ def _records(layout: _Layout) -> Iterator[tuple[int, list[str]]]:
             reason = str(error)
             if reason == "unexpected end of data":
                 reason = "a quoted field starting here is never closed"
-            raise _BadRecord(start, reason) from error
+            raise UnreadableText(start, reason) from error  # the csv module's own error carries no line
         if fields is None:
             return
         # A spreadsheet's empty row (`,,,`) is as blank as an empty line.

@@ -13,21 +13,14 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
+from reconciler.errors import UnreadableText
+
 TAG = "tag:yaml.org,2002:"
 # Explicit tags that still mean plain data; anything else (`!!python/...`, `!custom`) is refused.
 _PLAIN_TAGS = frozenset(TAG + name for name in ("str", "int", "float", "bool", "null", "map", "seq"))
 # Data files nest a few levels deep; the composer recurses per level, so a cap keeps a hostile
 # `[[[[…` from exhausting the Python stack.
 MAX_DEPTH = 16
-
-
-class RefusedYAML(Exception):
-    """The text is not YAML, or uses what this reader refuses; `line` is 1-based (0: the whole text)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
 
 
 def compose(text: str) -> Node | None:
@@ -39,10 +32,10 @@ def compose(text: str) -> Node | None:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as error:
-        raise RefusedYAML(_error_line(error), _syntax_message(error)) from None
+        raise UnreadableText(_error_line(error), _syntax_message(error)) from None
     except ReaderError as error:
         line = _line_at(text, error.position)
-        raise RefusedYAML(line, f"character U+{error.character:04X} is not allowed in YAML") from None
+        raise UnreadableText(line, f"character U+{error.character:04X} is not allowed in YAML") from None
 
 
 class _StrictComposer(Composer, Resolver):
@@ -65,15 +58,15 @@ class _StrictComposer(Composer, Resolver):
         event = self.peek_event()
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if isinstance(event, AliasEvent):
-            raise RefusedYAML(line, f"anchors and aliases are not allowed (found '*{event.anchor}')")
+            raise UnreadableText(line, f"anchors and aliases are not allowed (found '*{event.anchor}')")
         if isinstance(event, NodeEvent) and event.anchor is not None:
-            raise RefusedYAML(line, f"anchors and aliases are not allowed (found '&{event.anchor}')")
+            raise UnreadableText(line, f"anchors and aliases are not allowed (found '&{event.anchor}')")
         tag: str | None = getattr(event, "tag", None)
         if tag not in (None, "!") and tag not in _PLAIN_TAGS:
             short = "!!" + tag[len(TAG) :] if tag.startswith(TAG) else tag
-            raise RefusedYAML(line, f"tag {short!r} is not allowed")
+            raise UnreadableText(line, f"tag {short!r} is not allowed")
         if self._depth >= MAX_DEPTH:
-            raise RefusedYAML(line, f"nesting is too deep (more than {MAX_DEPTH} levels)")
+            raise UnreadableText(line, f"nesting is too deep (more than {MAX_DEPTH} levels)")
         self._depth += 1
         try:
             return super().compose_node(parent, index)

@@ -21,7 +21,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.resolver import Resolver
 
-from reconciler.errors import Problem
+from reconciler.errors import Problem, UnreadableText
 from reconciler.models import Override
 from reconciler.overrides.rules import (
     UUID,
@@ -33,7 +33,7 @@ from reconciler.overrides.rules import (
     peak_id_problem,
     shown,
 )
-from reconciler.overrides.strict_yaml import TAG, RefusedYAML, compose
+from reconciler.overrides.strict_yaml import TAG, compose
 
 if TYPE_CHECKING:
     from yaml.cyaml import CDumper
@@ -56,7 +56,7 @@ def parse_yaml(path: str, text: str) -> tuple[list[Override], list[Problem]]:
     """The overrides of one YAML file, and every problem found in it."""
     try:
         root = compose(text)
-    except RefusedYAML as refused:
+    except UnreadableText as refused:
         return [], [Problem(path, refused.line, refused.message)]
     walker = _Walker(path)
     walker.document(root)
