@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from reconciler.cli.parser import build_parser
-from reconciler.errors import ReconcileError
+from reconciler.errors import EXIT_INTERRUPTED, ReconcileError
 from reconciler.logs import Redactor
 
 __all__ = ["build_parser", "main"]
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `oes-reconcile plan … | head`: the reader left. Point stdout at /dev/null so that the flush at
         # exit does not fail again, and say so once.
