@@ -50,6 +50,7 @@ def item_for(
         manual=peak.manual if peak else None,
         message=message,
         last_updated=last_updated,
+        wavelength_nm=peak.wavelength_nm if peak else None,
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,6 +20,9 @@ class Override:
     path: str
     line: int
     note: str | None = None
+    # Where the peak was measured when the override was written (export writes it): a peak found further
+    # than --wavelength-tolerance from it is not the peak the override meant (`peak_moved`).
+    wavelength_nm: float | None = None
 
     @property
     def source(self) -> str:
@@ -44,6 +47,8 @@ class Status(enum.StrEnum):
     PEAK_NOT_FOUND = "peak_not_found"
     INVALID_CANDIDATE = "invalid_candidate"
     FETCH_FAILED = "fetch_failed"
+    CONFLICT = "conflict"
+    PEAK_MOVED = "peak_moved"
 
     @property
     def is_error(self) -> bool:
@@ -51,7 +56,14 @@ class Status(enum.StrEnum):
 
 
 ERROR_STATUSES = frozenset(
-    {Status.ENTRY_NOT_FOUND, Status.PEAK_NOT_FOUND, Status.INVALID_CANDIDATE, Status.FETCH_FAILED}
+    {
+        Status.ENTRY_NOT_FOUND,
+        Status.PEAK_NOT_FOUND,
+        Status.INVALID_CANDIDATE,
+        Status.FETCH_FAILED,
+        Status.CONFLICT,
+        Status.PEAK_MOVED,
+    }
 )
 
 
@@ -70,6 +82,7 @@ class Item:
     manual: bool | None = None
     message: str | None = None
     last_updated: str | None = None
+    wavelength_nm: float | None = None  # where the server measured the peak, when it says
 
     @property
     def sort_key(self) -> tuple[str, str]:
@@ -88,6 +101,26 @@ class PatchRecord:
     http_status: int | None
     attempts: int
     known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LastSet:
+    """What the record says oes-reconcile last set on a peak: the candidate, in which run, when, and the
+    peak's `wavelength_nm` as the server showed it then."""
+
+    candidate_key: str
+    run_id: int
+    at: str
+    wavelength_nm: float | None = None
+
+
+@dataclass(frozen=True)
+class EntryMemory:
+    """The record of one data entry: `last_updated` as the server answered oes-reconcile's last PATCH of
+    the entry (whichever peak), and per peak what oes-reconcile last set there."""
+
+    last_updated_after: str | None = None
+    peaks: Mapping[str, LastSet] = field(default_factory=dict)
 
 
 class HasPeak(Protocol):
@@ -144,6 +177,7 @@ class PeakState(BaseModel):
     model_config = _LEAN
 
     peak_id: str
+    wavelength_nm: float | None = None
     element: str | None = None
     manual: bool = False
     candidate_key: str | None = None
