@@ -2,18 +2,19 @@
 
 Each result is kept as three byte strings that join into the document: the `head` (`data_id`, `id`),
 the `spectra` (the big arrays, encoded once and shared between results that share the same list
-objects), and the `tail` (the peaks, `last_updated` and the other small fields), the only part a PATCH
+objects), and the `tail` (the peaks, `last_updated` and the other small fields), the only part an edit
 re-encodes. A peak's `_candidates` (the server-side candidate list of a shape that shows none) is kept
-aside and never rendered.
+aside and never rendered. Every edit (a PATCH, or one of the admin requests) goes through
+`StoredResult.update`, which moves `last_updated` strictly forward.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from reconciler.sandbox.keys import element_of
 
@@ -28,6 +29,9 @@ SPECTRA_FIELDS = (
     "spectrum_type",
 )
 HIDDEN = "_candidates"
+TICK = timedelta(milliseconds=1)  # the resolution of `last_updated`
+
+T = TypeVar("T")
 
 
 class Refused(Exception):
@@ -44,8 +48,20 @@ def encode_fields(fields: Mapping[str, Any]) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[1:-1].encode()
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def next_timestamp(previous: Any, *, now: datetime) -> str:
+    """The `last_updated` of an edit made at `now`: later than `previous`, even within its millisecond.
+
+    Two edits of one entry never share a timestamp, so a client that compares `last_updated` sees every
+    edit. An unreadable `previous` (a data file may hold anything) is simply replaced.
+    """
+    try:
+        before = datetime.fromisoformat(previous) if isinstance(previous, str) else None
+    except ValueError:
+        before = None
+    if before is not None:
+        before = before if before.tzinfo else before.replace(tzinfo=UTC)
+        now = max(now, before + TICK)
+    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def listed_keys(peak: Mapping[str, Any]) -> list[str] | None:
@@ -64,8 +80,15 @@ def _key_of(item: Any) -> str:
     return str(item)
 
 
-def select(peak: dict[str, Any], key: str) -> None:
-    """Apply `key` to a rendered peak and pin it, in whatever shape the peak has."""
+def select_candidate(peak: dict[str, Any], key: str) -> None:
+    """Apply `key` to a peak and pin it, in whatever shape the peak has; `Refused` 400 if not a candidate.
+
+    The peak is as `StoredResult.update` hands it over: hidden candidates, if any, under `_candidates`.
+    """
+    allowed = peak.get(HIDDEN) or listed_keys(peak)
+    if allowed is not None and key not in allowed:
+        peak_id = peak.get("peak_id")
+        raise Refused(400, f"{key!r} is not a candidate of peak {peak_id!r}: {', '.join(allowed)}")
     peak["manual"] = True
     peak["element"] = element_of(key)
     if "candidate_key" in peak:
@@ -99,29 +122,54 @@ class StoredResult:
     def body(self) -> bytes:
         return b"{" + b",".join(part for part in (self.head, self.spectra, self.tail) if part) + b"}"
 
-    def patch(self, peak_id: str, key: str) -> bool:
-        """Select `key` for the peak and pin it; whether the peak changed. Raises `Refused`."""
+    def update(self, edit: Callable[[list[dict[str, Any]]], T]) -> tuple[T, str]:
+        """Run `edit` on the peaks, then bump `last_updated`: what `edit` returned, and the new timestamp.
+
+        `edit` sees each peak as a data file holds it (hidden candidates as `_candidates`) and may change,
+        add, reorder or rename peaks in the list it is given. When it raises (`Refused`), nothing changes.
+        Atomic: it holds the lock, and a GET sees the result before or after, never halfway.
+        """
         with self.lock:
             tail = json.loads(b"{" + self.tail + b"}")
-            peak = next((p for p in tail.get("detected_peaks", ()) if p.get("peak_id") == peak_id), None)
-            if peak is None:
-                raise Refused(404, f"peak {peak_id!r} not found in OES result of {self.data_id}")
-            allowed = self.hidden.get(peak_id) or listed_keys(peak)
-            if allowed is not None and key not in allowed:
-                raise Refused(400, f"{key!r} is not a candidate of peak {peak_id!r}: {', '.join(allowed)}")
-            before = json.dumps(peak)
-            select(peak, key)
-            tail["last_updated"] = utc_now()
+            peaks: list[dict[str, Any]] = tail.get("detected_peaks", [])
+            for peak in peaks:
+                if peak.get("peak_id") in self.hidden:
+                    peak[HIDDEN] = list(self.hidden[peak["peak_id"]])
+            outcome = edit(peaks)
+            self.hidden = {peak["peak_id"]: list(peak.pop(HIDDEN)) for peak in peaks if HIDDEN in peak}
+            tail["detected_peaks"] = peaks
+            stamp = next_timestamp(tail.get("last_updated"), now=datetime.now(UTC))
+            tail["last_updated"] = stamp
             self.tail = encode_fields(tail)
+            return outcome, stamp
+
+    def patch(self, peak_id: str, key: str) -> bool:
+        """Select `key` for the peak and pin it; whether the peak changed. Raises `Refused`."""
+
+        def edit(peaks: list[dict[str, Any]]) -> bool:
+            peak = self.peak_of(peaks, peak_id)
+            before = json.dumps(peak)
+            select_candidate(peak, key)
             return json.dumps(peak) != before
+
+        return self.update(edit)[0]
+
+    def peak_of(self, peaks: list[dict[str, Any]], peak_id: str) -> dict[str, Any]:
+        """The peak of this result named `peak_id`; `Refused` 404 when there is none."""
+        peak = next((p for p in peaks if p.get("peak_id") == peak_id), None)
+        if peak is None:
+            raise Refused(404, f"peak {peak_id!r} not found in OES result of {self.data_id}")
+        return peak
 
     def document(self) -> dict[str, Any]:
         """The result as a `--data` entry: the rendered document plus the hidden candidate lists."""
-        document: dict[str, Any] = json.loads(self.body())
+        with self.lock:
+            document: dict[str, Any] = json.loads(self.body())
+            hidden = self.hidden
         for peak in document.get("detected_peaks", ()):
-            hidden = self.hidden.get(peak.get("peak_id"))
-            if hidden is not None:
-                peak[HIDDEN] = list(hidden)
+            keys = hidden.get(peak.get("peak_id"))
+            if keys is not None:
+                peak[HIDDEN] = list(keys)
         return document
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from reconciler.models import element_of
 from reconciler.sandbox import Sandbox
-from reconciler.sandbox.store import ResultStore
+from reconciler.sandbox.store import ResultStore, next_timestamp
 from reconciler.sandbox.synthetic import synthetic_entries
 from tests.sandbox.conftest import (
     DOCUMENTED_FIELDS,
@@ -111,3 +112,45 @@ def test_synthetic_results_share_one_encoded_spectra_copy() -> None:
     store = ResultStore(synthetic_entries(200, points=2048))
     assert len({id(stored.spectra) for stored in store}) == 1
     assert len(json.loads(next(iter(store)).body())["sample"]) == 2048
+
+
+@pytest.mark.parametrize(
+    ("previous", "now", "expected"),
+    [
+        ("2024-01-15T10:35:00Z", "2024-01-15T10:36:00.000", "2024-01-15T10:36:00.000Z"),
+        ("2024-01-15T10:35:00.250Z", "2024-01-15T10:35:00.250", "2024-01-15T10:35:00.251Z"),
+        ("2024-01-15T10:35:00.250Z", "2024-01-15T10:34:00.000", "2024-01-15T10:35:00.251Z"),
+        ("2024-01-15T10:35:00", "2024-01-15T10:35:00.000", "2024-01-15T10:35:00.001Z"),
+        ("yesterday", "2024-01-15T10:35:00.000", "2024-01-15T10:35:00.000Z"),
+        (None, "2024-01-15T10:35:00.000", "2024-01-15T10:35:00.000Z"),
+    ],
+    ids=["later", "same-millisecond", "clock-behind", "naive", "unreadable", "none"],
+)
+def test_last_updated_always_moves_forward(previous: object, now: str, expected: str) -> None:
+    """An edit's `last_updated` is later than the one before, even within its millisecond or clock skew."""
+    clock = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    assert next_timestamp(previous, now=clock) == expected
+
+
+def test_last_updated_is_what_the_patch_answered_until_the_entry_is_edited(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    """The PATCH answer's `last_updated` is what GETs show after it; only an edit of that entry moves it."""
+    stamps = [patch(client, ELEMENT_ID, "p1", "Al_396.2").json()["last_updated"]]
+    client.get(f"oes/{ELEMENT_ID}")
+    patch(client, KEY_ID, "p1", "Ga_417.2")
+    client.get("_sandbox/stats")
+    assert client.get(f"oes/{ELEMENT_ID}").json()["last_updated"] == stamps[0]
+    assert sandbox.result(ELEMENT_ID)["last_updated"] == stamps[0]
+    # Re-selecting what is applied is an edit too; back to back, no two share a timestamp.
+    stamps += [patch(client, ELEMENT_ID, "p1", "Al_396.2").json()["last_updated"] for _ in range(5)]
+    assert stamps == sorted(set(stamps))
+    assert client.get(f"oes/{ELEMENT_ID}").json()["last_updated"] == stamps[-1]
+
+
+def test_a_refused_patch_leaves_last_updated_alone(client: httpx.Client, sandbox: Sandbox) -> None:
+    """A PATCH the server turns down (unknown peak, key not a candidate) is no edit."""
+    before = sandbox.result(MAP_ID)["last_updated"]
+    assert patch(client, MAP_ID, "p9", "N_746.8").status_code == 404
+    assert patch(client, MAP_ID, "p4", "N_746.8").status_code == 400
+    assert sandbox.result(MAP_ID)["last_updated"] == before
