@@ -1,8 +1,10 @@
 """A local stand-in of the Atomscale OES API on loopback: for trying the tool, for tests, for benchmarks.
 
 It serves `GET /oes/{data_id}` and `PATCH /oes/{data_id}/peaks` as the public docs describe, with the
-key in `X-API-KEY`, and two control endpoints that take the same key: `GET /_sandbox/stats` and
-`POST /_sandbox/reset-stats`. `Faults` make it misbehave on purpose; `Sandbox.stats()` counts what it saw.
+key in `X-API-KEY`, and control endpoints that take the same key: `GET /_sandbox/stats` and
+`POST /_sandbox/reset-stats`, and two admin requests that change an entry as the platform would without
+the API, `POST /_sandbox/ui-edit` and `POST /_sandbox/reprocess` (`admin`; also `Sandbox.ui_edit` and
+`Sandbox.reprocess`). `Faults` make it misbehave on purpose; `Sandbox.stats()` counts what it saw.
 
 A data file (`oes-reconcile sandbox --data FILE`, `load_entries`) is JSON:
 `{"entries": [<result document>, ...]}`, each document shaped as `GET /oes/{data_id}` answers
@@ -18,6 +20,7 @@ In the product only the command line starts it. The modules:
 - `server`: the HTTP side (routing, the key check, faults applied request by request);
 - `store`: the results held as encoded JSON, and what GET and PATCH do to them;
 - `control`: the fault knobs and the counters of what was asked;
+- `admin`: the platform's own edits, a UI edit and a reprocess;
 - `data`: the seed data behind `examples/`, peaks in the four shapes, and data files;
 - `synthetic`: many generated entries for benchmarks;
 - `keys`: candidate keys as the server reads them; `errors`: its own errors.
@@ -28,10 +31,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from reconciler.sandbox.admin import Reprocess, UiEdit, reprocess, ui_edit
 from reconciler.sandbox.control import FAULT_KINDS, FaultInjector, Faults, Stats
 from reconciler.sandbox.data import example_entries, load_entries
 from reconciler.sandbox.errors import DataFileError, SandboxError
@@ -167,6 +171,33 @@ class Sandbox:
         document: dict[str, Any] = json.loads(body)
         return document
 
+    def ui_edit(self, data_id: str, peak_id: str, candidate_key: str) -> dict[str, Any]:
+        """Pin `candidate_key` on a peak as someone would in the web UI: not a PATCH, and not counted as one.
+
+        Answers as `POST /_sandbox/ui-edit` does (with the entry's new `last_updated`). KeyError for an
+        unknown entry or peak, ValueError for a key that is not one of the peak's candidates.
+        """
+        return _in_process(
+            lambda: ui_edit(self._app.store, self._app.stats, UiEdit(data_id, peak_id, candidate_key))
+        )
+
+    def reprocess(
+        self,
+        data_id: str,
+        *,
+        wavelength_nm: float,
+        element: str | None = None,
+        candidates: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Reprocess an entry: a new peak at `wavelength_nm`, every peak renumbered by wavelength.
+
+        Answers as `POST /_sandbox/reprocess` does: the new peak's id, `renumbered` (each old id's new
+        one) and the new `last_updated`. KeyError for an unknown entry, ValueError for unusable values.
+        """
+        keys = None if candidates is None else tuple(candidates)
+        request = Reprocess(data_id, wavelength_nm, element, keys)
+        return _in_process(lambda: reprocess(self._app.store, self._app.stats, request))
+
     def entries(self) -> list[dict[str, Any]]:
         """Every result as it stands, hidden candidates included: what a data file would hold."""
         return [stored.document() for stored in self._app.store]
@@ -185,3 +216,14 @@ class Sandbox:
         server.close_connections()
         server.server_close()
         log.debug("sandbox stopped")
+
+
+def _in_process(admin: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run an admin request in-process: what the server refuses is a KeyError (404) or a ValueError."""
+    try:
+        return admin()
+    except Refused as refused:
+        detail = refused.detail
+        if isinstance(detail, list):
+            detail = "; ".join(f"{problem['loc'][-1]}: {problem['msg']}" for problem in detail)
+        raise (KeyError if refused.status == 404 else ValueError)(detail) from None

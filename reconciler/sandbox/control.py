@@ -80,7 +80,7 @@ class FaultInjector:
 
 
 class Stats:
-    """Thread-safe counters of the API requests served; `snapshot()` gives plain, JSON-ready data."""
+    """Thread-safe counters of the API requests served, and of admin edits apart; `snapshot()` gives JSON."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -94,6 +94,7 @@ class Stats:
             self._faults: Counter[str] = Counter()
             self._patches: Counter[tuple[str, str]] = Counter()
             self._changed: Counter[tuple[str, str]] = Counter()
+            self._admin: Counter[str] = Counter({"ui-edit": 0, "reprocess": 0})
             self._in_flight = 0
             self._max_in_flight = 0
             # Starts within the last second, to find the busiest second (a rate limit's check).
@@ -142,6 +143,11 @@ class Stats:
         with self._lock:
             self._changed[(data_id, peak_id)] += 1
 
+    def admin(self, name: str) -> None:
+        """Count an admin request that changed an entry (a UI edit, a reprocess): never a PATCH."""
+        with self._lock:
+            self._admin[name] += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             patches: dict[str, dict[str, dict[str, int]]] = {}
@@ -156,6 +162,8 @@ class Stats:
                 "faults": dict(self._faults),
                 "patches": patches,
                 "patches_changed": sum(self._changed.values()),
+                # Admin requests are not API requests: counted here only, by name, when they succeed.
+                "admin": dict(self._admin),
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
                 # Most API requests that began within one second; when the first and last began

@@ -11,7 +11,7 @@ import math
 import os
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,18 @@ def render_peak(peak: Peak, shape: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown peak shape {shape!r}; expected one of {', '.join(SHAPES)}")
     return rendered
+
+
+def shape_of(peak: Mapping[str, Any]) -> str:
+    """The shape a rendered peak is in (one of `SHAPES`); a peak with no candidate info reads as "element"."""
+    if "candidate_key" in peak:
+        return "key"
+    candidates = peak.get("candidates")
+    if isinstance(candidates, dict):
+        return "map"
+    if isinstance(candidates, list):
+        return "list"
+    return "element"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from reconciler import __version__
+from reconciler.sandbox.admin import ADMIN_REQUESTS, json_object
 from reconciler.sandbox.control import HTTP_FAULTS, FaultInjector, Stats
 from reconciler.sandbox.store import Refused, ResultStore
 
@@ -67,12 +68,7 @@ class Shared:
 
 def _patch_request(body: bytes) -> tuple[str, str]:
     """`peak_id` and `candidate_key` from a PATCH body; a 422 in the style of FastAPI when malformed."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise Refused(422, [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]) from None
-    if not isinstance(payload, dict):
-        raise Refused(422, [{"loc": ["body"], "msg": "Input should be an object", "type": "model_type"}])
+    payload = json_object(body)
     problems = [
         {"loc": ["body", name], "msg": "Input should be a non-empty string", "type": "string_type"}
         for name in ("peak_id", "candidate_key")
@@ -150,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         presented = self.headers.get("X-API-KEY", "").encode("utf-8", "surrogateescape")
         authorised = hmac.compare_digest(presented, self.app.api_key)
         if path.startswith(CONTROL_PREFIX):
-            self._send(self._control(path) if authorised else UNAUTHORISED)
+            self._send(self._control(path, body) if authorised else UNAUTHORISED)
             return
         stats = self.app.stats
         with stats.request(self.command, path):
@@ -203,14 +199,23 @@ class Handler(BaseHTTPRequestHandler):
             return json_reply(status, {"detail": f"sandbox fault: HTTP {status}"}, *extra)
         return MISBEHAVIOUR[kind]
 
-    def _control(self, path: str) -> Reply:
-        stats = self.app.stats
-        if path == "/_sandbox/stats" and self.command == "GET":
-            return json_reply(200, stats.snapshot())
-        if path == "/_sandbox/reset-stats" and self.command == "POST":
-            stats.reset()
-            return json_reply(200, stats.snapshot())
-        return json_reply(404, {"detail": "Not Found"})
+    def _control(self, path: str, body: bytes) -> Reply:
+        """A control request: the counters, or an admin request that edits an entry (not an API request)."""
+        app, name = self.app, path.removeprefix(CONTROL_PREFIX)
+        if name == "stats" and self.command == "GET":
+            return json_reply(200, app.stats.snapshot())
+        if name == "reset-stats" and self.command == "POST":
+            app.stats.reset()
+            return json_reply(200, app.stats.snapshot())
+        admin = ADMIN_REQUESTS.get(name)
+        if admin is None:
+            return json_reply(404, {"detail": "Not Found"})
+        if self.command != "POST":
+            return json_reply(405, {"detail": "Method Not Allowed"}, ("Allow", "POST"))
+        try:
+            return json_reply(200, admin(app.store, app.stats, body))
+        except Refused as refused:
+            return json_reply(refused.status, {"detail": refused.detail})
 
     def _read_body(self) -> bytes | None:
         """The request body; None (after answering and closing) when its length is missing or wrong."""
