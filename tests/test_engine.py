@@ -290,10 +290,10 @@ def test_a_bug_in_one_entry_stops_all_others_at_once(monkeypatch: pytest.MonkeyP
     broken = wanted[2].data_id
     real = diff_entry
 
-    def buggy(overrides: Any, result: Any) -> Any:
+    def buggy(overrides: Any, result: Any, **options: Any) -> Any:
         if overrides[0].data_id == broken:
             raise ZeroDivisionError("a bug")
-        return real(overrides, result)
+        return real(overrides, result, **options)
 
     monkeypatch.setattr(engine, "diff_entry", buggy)
     outcome, _ = reconcile(api, "apply", wanted, concurrency=1)
