@@ -25,6 +25,7 @@ from reconciler.retry import RetryPolicy
 from reconciler.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_WAVELENGTH_TOLERANCE,
     Connection,
     ConnectionOptions,
     Connector,
@@ -65,6 +66,8 @@ class RunOptions:
     max_changes: int | None = None
     lock_file: str | None = None
     audit_log: str | None = None
+    wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE
+    overwrite_conflicts: bool = False
     verbose: bool = False
     quiet: bool = False
 
@@ -166,6 +169,8 @@ async def _execute(
                 on_sending=audit.sending if audit is not None else None,
                 on_patch=audit.record if audit is not None else None,
                 on_progress=on_progress,
+                wavelength_tolerance=options.wavelength_tolerance,
+                overwrite_conflicts=options.overwrite_conflicts,
             )
             return await work(reconciler)
 
