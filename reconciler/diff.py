@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
-from reconciler.identity import known, nm, peak_moved, peak_not_found
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE, known, nm, peak_moved, peak_not_found
 from reconciler.models import (
     EntryMemory,
     Item,
@@ -18,7 +18,6 @@ from reconciler.models import (
     by_entry,
     element_of,
 )
-from reconciler.settings import DEFAULT_WAVELENGTH_TOLERANCE
 
 ELEMENT_ONLY = "compared by element only: the server sends no candidate key for this peak"
 UNPINNED = "assignment matches but is not pinned (manual: false); the PATCH pins it"

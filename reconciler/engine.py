@@ -11,9 +11,10 @@ from typing import TypeVar
 from reconciler.api import ApiClient
 from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
 from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.models import EntryMemory, Item, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
-from reconciler.settings import DEFAULT_CONCURRENCY, DEFAULT_WAVELENGTH_TOLERANCE
+from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from reconciler.models import LastSet, Override, PeakState
+if TYPE_CHECKING:  # the command line reads the default below at start-up: no pydantic for that
+    from reconciler.models import LastSet, Override, PeakState
+
+# How far (nm) a peak may sit from where the override file or the record expects it and still be that
+# peak: measured positions wander by a few tenths of a nm between runs; neighbouring peaks lie further.
+DEFAULT_WAVELENGTH_TOLERANCE = 0.5
 
 
 def expected_wavelength(override: Override, last: LastSet | None) -> tuple[float, str] | None:

@@ -15,6 +15,7 @@ from reconciler.api import ApiClient
 from reconciler.document import SavedPlan, read_plan, write_json
 from reconciler.engine import Outcome, Reconciler
 from reconciler.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError, InputError
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.overrides import OverrideSet, load_overrides
@@ -25,7 +26,6 @@ from reconciler.retry import RetryPolicy
 from reconciler.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_WAVELENGTH_TOLERANCE,
     Connection,
     ConnectionOptions,
     Connector,

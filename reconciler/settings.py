@@ -19,8 +19,6 @@ DEFAULT_ENDPOINT = "https://api.atomscale.ai/"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_TIMEOUT = 30.0
-# How far (nm) a peak may sit from where the override file or the record expects it and still be that peak.
-DEFAULT_WAVELENGTH_TOLERANCE = 0.5
 KEY_VARIABLES = ("AS_API_KEY", "ATOMSCALE_API_KEY")
 MAX_KEY_FILE = 64 * 1024
 KEY_PIPE_WAIT = 10.0  # seconds a pipe may take to send the key

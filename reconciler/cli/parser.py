@@ -9,12 +9,8 @@ from typing import NoReturn
 
 from reconciler import __version__
 from reconciler.errors import UsageError
-from reconciler.settings import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    DEFAULT_WAVELENGTH_TOLERANCE,
-)
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
+from reconciler.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
 
 EPILOG = """\
 exit codes: 0 done (nothing failed); 1 invalid input, configuration or key, or anything not in sync
