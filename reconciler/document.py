@@ -113,12 +113,17 @@ def _check_complete(path: str, document: _PlanDocument) -> None:
 
 
 def _checked_items(path: str, document: _PlanDocument) -> tuple[Item, ...]:
-    """The items with ids as the loader would take them; refused if one is wrong, doubled or edited."""
-    digest = ItemsDigest()
+    """The items with ids as the loader would take them; refused if one is wrong, doubled or edited.
+
+    A plan written before items carried `wavelength_nm` and `verified_by` has its digest over lines
+    without them: it is still read, as long as none of its items holds either (they are unknown then).
+    """
+    digest, earlier = ItemsDigest(), ItemsDigest()
     seen: dict[tuple[str, str], int] = {}
     items: list[Item] = []
     for number, item in enumerate(document.items, start=1):
         digest.add(item_line(item))
+        earlier.add(item_line(item, fields=EARLIER_ITEM_FIELDS))
         where = f"{path}: item {number} (data_id {shown(item.data_id)}, peak_id {shown(item.peak_id)})"
         problem = (
             data_id_problem(item.data_id)
@@ -135,7 +140,10 @@ def _checked_items(path: str, document: _PlanDocument) -> tuple[Item, ...]:
                 f"{where}: a second item for that peak (the first is item {first}); {MAKE_A_NEW_PLAN}"
             )
         items.append(taken)
-    if digest.value != document.items_digest:
+    written_earlier = earlier.value == document.items_digest and not any(
+        item.wavelength_nm is not None or item.verified_by is not None for item in items
+    )
+    if digest.value != document.items_digest and not written_earlier:
         raise InputError(
             f"{path}: its items do not match its items_digest (edited by hand?); {MAKE_A_NEW_PLAN}"
         )
@@ -157,6 +165,7 @@ def _status_problem(status: Status) -> str | None:
 
 
 def item_json(item: Item) -> dict[str, Any]:
+    """An item as the JSON report (and saved plan) writes it."""
     return {
         "data_id": item.data_id,
         "peak_id": item.peak_id,
@@ -169,12 +178,36 @@ def item_json(item: Item) -> dict[str, Any]:
         "note": item.note,
         "message": item.message,
         "last_updated": item.last_updated,
+        # Where the server measured the peak; and the run whose PATCH the record verifies an element-only
+        # match by (None: not verified, or compared by candidate key).
+        "wavelength_nm": item.wavelength_nm,
+        "verified_by": item.verified_by,
     }
 
 
-def item_line(item: Item) -> str:
-    """An item as the JSON report writes it, on one line: the canonical encoding its digest covers."""
-    return json.dumps(item_json(item), ensure_ascii=False)
+# The fields of an item in plans written before the record: their digest covers these only.
+EARLIER_ITEM_FIELDS = (
+    "data_id",
+    "peak_id",
+    "desired",
+    "current",
+    "element",
+    "manual",
+    "status",
+    "source",
+    "note",
+    "message",
+    "last_updated",
+)
+
+
+def item_line(item: Item, *, fields: tuple[str, ...] | None = None) -> str:
+    """An item as the JSON report writes it, on one line: the canonical encoding its digest covers
+    (`fields`: only those, as an earlier version wrote it)."""
+    written = item_json(item)
+    if fields is not None:
+        written = {name: written[name] for name in fields}
+    return json.dumps(written, ensure_ascii=False)
 
 
 class ItemsDigest:

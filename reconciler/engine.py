@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from reconciler.api import ApiClient
 from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
 from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
-from reconciler.models import Item, Override, PatchRecord, Status, by_entry
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
+from reconciler.models import EntryMemory, Item, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
 from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind
@@ -52,6 +53,8 @@ ABANDONED = (
 SendingHook = Callable[[Item], None]
 PatchHook = Callable[[PatchRecord], None]
 ProgressHook = Callable[[int], None]
+# What the record holds, per data id; an entry it lacks has an empty memory. None: no record at all.
+Memory = Mapping[str, EntryMemory]
 
 
 class Reconciler:
@@ -65,27 +68,47 @@ class Reconciler:
         on_sending: SendingHook | None = None,
         on_patch: PatchHook | None = None,
         on_progress: ProgressHook | None = None,
+        wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE,
+        overwrite_conflicts: bool = False,
     ) -> None:
         """`on_sending` and `on_patch` record each PATCH before it is sent and with its outcome; either
-        may raise RecordError, and then nothing more is sent."""
+        may raise RecordError, and then nothing more is sent. `wavelength_tolerance` and
+        `overwrite_conflicts` are the diff's (`diff_entry`)."""
         self.client = client
         self.concurrency = concurrency
+        self.wavelength_tolerance = wavelength_tolerance
+        self.overwrite_conflicts = overwrite_conflicts
         self.on_sending = on_sending
         self.on_patch = on_patch
         self.on_progress = on_progress
 
-    async def plan(self, overrides: Sequence[Override]) -> Outcome:
-        """Fetch and diff; send no PATCH."""
+    async def plan(self, overrides: Sequence[Override], *, memory: Memory | None = None) -> Outcome:
+        """Fetch and diff against `memory`, the record (None: no record); send no PATCH."""
         groups = by_entry(overrides)
-        items = await self._each_entry(groups, self._plan_entry, self._skip_overrides)
+
+        async def plan_entry(data_id: str, group: list[Override]) -> list[Item]:
+            return await self._plan_entry(data_id, group, memory=memory)
+
+        items = await self._each_entry(groups, plan_entry, self._skip_overrides)
         return self._outcome(items, len(groups))
 
-    async def apply(self, overrides: Sequence[Override], *, max_changes: int | None = None) -> Outcome:
-        """Fetch, diff and PATCH; an entry's PATCHes go out as soon as its own GET is back."""
+    async def apply(
+        self,
+        overrides: Sequence[Override],
+        *,
+        max_changes: int | None = None,
+        memory: Memory | None = None,
+    ) -> Outcome:
+        """Fetch, diff against `memory` (None: no record) and PATCH; an entry's PATCHes go out as soon as
+        its own GET is back."""
         if max_changes is not None:
-            return await self._apply_within(overrides, max_changes)
+            return await self._apply_within(overrides, max_changes, memory=memory)
         groups = by_entry(overrides)
-        items = await self._each_entry(groups, self._apply_entry, self._skip_overrides)
+
+        async def apply_entry(data_id: str, group: list[Override]) -> list[Item]:
+            return await self._patch_all(data_id, await self._plan_entry(data_id, group, memory=memory))
+
+        items = await self._each_entry(groups, apply_entry, self._skip_overrides)
         return self._outcome(items, len(groups))
 
     async def apply_saved(self, plan: Plan) -> Outcome:
@@ -97,9 +120,11 @@ class Reconciler:
         items = await self._each_entry(plan.to_patch, self._apply_saved_entry, self._skip_saved)
         return self._outcome(items + plan.others, plan.entries)
 
-    async def _apply_within(self, overrides: Sequence[Override], max_changes: int) -> Outcome:
+    async def _apply_within(
+        self, overrides: Sequence[Override], max_changes: int, *, memory: Memory | None
+    ) -> Outcome:
         """With a change limit the whole plan must be known first: fetch everything, count, then patch."""
-        planned = await self.plan(overrides)
+        planned = await self.plan(overrides, memory=memory)
         if planned.stop is not None:
             return planned
         plan = Plan.of(planned.items)
@@ -169,17 +194,22 @@ class Reconciler:
                 workers.create_task(worker())
         return items
 
-    async def _plan_entry(self, data_id: str, overrides: list[Override]) -> list[Item]:
+    async def _plan_entry(
+        self, data_id: str, overrides: list[Override], *, memory: Memory | None
+    ) -> list[Item]:
         try:
             answer = await self.client.get_result(data_id)
         except RequestFailed as exc:
             return fetch_failed(overrides, exc.reason)
         except (RunStopped, AuthError):
             return fetch_failed(overrides, self._not_done("fetched"))
-        return diff_entry(overrides, answer.result)
-
-    async def _apply_entry(self, data_id: str, overrides: list[Override]) -> list[Item]:
-        return await self._patch_all(data_id, await self._plan_entry(data_id, overrides))
+        return diff_entry(
+            overrides,
+            answer.result,
+            memory=None if memory is None else memory.get(data_id, EntryMemory()),
+            tolerance=self.wavelength_tolerance,
+            overwrite_conflicts=self.overwrite_conflicts,
+        )
 
     async def _patch_all(self, _data_id: str, items: list[Item]) -> list[Item]:
         """PATCH the entry's `change` items one at a time (the server sees one writer per entry)."""
@@ -240,4 +270,5 @@ class Reconciler:
             return [replace(item, status=Status.FETCH_FAILED, message=exc.reason) for item in planned]
         except (RunStopped, AuthError):
             return self._skip_saved(data_id, planned)
-        return await self._patch_all(data_id, recheck(planned, answer.result))
+        rechecked = recheck(planned, answer.result, tolerance=self.wavelength_tolerance)
+        return await self._patch_all(data_id, rechecked)

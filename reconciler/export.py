@@ -15,7 +15,13 @@ from reconciler.diff import NO_ENTRY
 from reconciler.errors import EXIT_FAILED, EXIT_OK, ConfigError, InputError, RequestFailed, RunStopped
 from reconciler.models import OESResult, PeakState
 from reconciler.overrides import Assignments, render_csv, render_yaml
-from reconciler.overrides.rules import data_id_problem, normalise_data_id, text_problem
+from reconciler.overrides.rules import (
+    Assignment,
+    data_id_problem,
+    normalise_data_id,
+    text_problem,
+    wavelength_problem,
+)
 from reconciler.retry import RetryPolicy
 from reconciler.settings import (
     DEFAULT_CONCURRENCY,
@@ -272,19 +278,20 @@ class Exported:
 
 
 def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Exported:
-    """The manual assignments (or every peak's, with `all_peaks`) that an override file can carry."""
-    exported: dict[str, dict[str, str]] = {}
+    """The manual assignments (or every peak's, with `all_peaks`) that an override file can carry, each
+    with the wavelength the peak was measured at: a plan of the file then notices a renumbered peak."""
+    exported: dict[str, dict[str, str | Assignment]] = {}
     element_only = unnameable = 0
     for data_id in sorted(results):
         # `plan` looks at the first peak of an id, so the export does too.
         first = {peak.peak_id: peak for peak in reversed(results[data_id].detected_peaks)}
-        peaks: dict[str, str] = {}
+        peaks: dict[str, str | Assignment] = {}
         for peak_id, peak in sorted(first.items()):
             if not (all_peaks or peak.manual):
                 continue
             key = _exportable(data_id, peak)
             if key is not None:
-                peaks[peak_id] = key
+                peaks[peak_id] = Assignment(key, _wavelength(data_id, peak))
             elif peak.applied is None:
                 element_only += 1
             else:
@@ -308,6 +315,18 @@ def _exportable(data_id: str, peak: PeakState) -> str | None:
         log.warning("%s %s: skipped: %s", data_id, peak.peak_id, problem)
         return None
     return key
+
+
+def _wavelength(data_id: str, peak: PeakState) -> float | None:
+    """The peak's wavelength for the file, or None (with a warning) when the file could not hold it."""
+    wavelength = peak.wavelength_nm
+    if wavelength is None:
+        return None
+    problem = wavelength_problem(wavelength, repr(wavelength))
+    if problem is not None:
+        log.warning("%s %s: written without its wavelength: %s", data_id, peak.peak_id, problem)
+        return None
+    return wavelength
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -83,6 +83,9 @@ class Item:
     message: str | None = None
     last_updated: str | None = None
     wavelength_nm: float | None = None  # where the server measured the peak, when it says
+    # An element-only peak found in sync through the record: the run whose PATCH it still shows. It is
+    # then a full match (the record saw the line), not an element-only one.
+    verified_by: int | None = None
 
     @property
     def sort_key(self) -> tuple[str, str]:

@@ -51,8 +51,17 @@ def summary(report: Report) -> dict[str, int]:
 
 
 def element_only_match(item: Item) -> bool:
-    """An in-sync item compared by element only: the server showed no candidate key, so the line is unseen."""
-    return item.status is Status.IN_SYNC and item.current is None and item.element is not None
+    """An in-sync item compared by element only: the server showed no candidate key, so the line is unseen.
+
+    One the record verified (oes-reconcile set that very key, and the entry is untouched since) is a full
+    match: the record saw the line.
+    """
+    return (
+        item.status is Status.IN_SYNC
+        and item.current is None
+        and item.element is not None
+        and item.verified_by is None
+    )
 
 
 def stop_reason(report: Report) -> str | None:

@@ -15,6 +15,7 @@ from reconciler.api import ApiClient
 from reconciler.document import SavedPlan, read_plan, write_json
 from reconciler.engine import Outcome, Reconciler
 from reconciler.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError, InputError
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.overrides import OverrideSet, load_overrides
@@ -65,6 +66,8 @@ class RunOptions:
     max_changes: int | None = None
     lock_file: str | None = None
     audit_log: str | None = None
+    wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE
+    overwrite_conflicts: bool = False
     verbose: bool = False
     quiet: bool = False
 
@@ -166,6 +169,8 @@ async def _execute(
                 on_sending=audit.sending if audit is not None else None,
                 on_patch=audit.record if audit is not None else None,
                 on_progress=on_progress,
+                wavelength_tolerance=options.wavelength_tolerance,
+                overwrite_conflicts=options.overwrite_conflicts,
             )
             return await work(reconciler)
 

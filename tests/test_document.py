@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,35 @@ def test_empty_plan_round_trips(tmp_path: Path) -> None:
     assert read_plan(str(path)).items == ()
 
 
+def test_plan_written_before_wavelengths_is_still_read(tmp_path: Path) -> None:
+    """A plan written before items carried wavelength_nm and verified_by (its digest over lines without
+    them) still reads, the two unknown; one that gains either by hand is refused."""
+    path = write_plan(tmp_path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for written in document["items"]:
+        del written["wavelength_nm"], written["verified_by"]
+    document["items_digest"] = digest_of(document["items"])
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    assert list(read_plan(str(path)).items) == planned_items()
+    document["items"][0]["wavelength_nm"] = 417.2
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(InputError, match="do not match its items_digest"):
+        read_plan(str(path))
+
+
+def test_wavelengths_and_verification_round_trip(tmp_path: Path) -> None:
+    """An item's wavelength and the run that verified it are written and read back, under the digest."""
+    items = [
+        replace(planned_items()[0], wavelength_nm=401.25),
+        replace(planned_items()[1], verified_by=42, message="verified by the record (run 42)"),
+    ]
+    path = write_plan(tmp_path, items=items)
+    assert list(read_plan(str(path)).items) == items
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["items"][0]["wavelength_nm"] == 401.25
+    assert document["items"][1]["verified_by"] == 42
+
+
 def test_reformatted_plan_is_still_accepted(tmp_path: Path) -> None:
     """The digest covers what the items say, not the bytes: a plan pretty-printed (by jq, say) still reads."""
     path = write_plan(tmp_path)
@@ -124,6 +154,8 @@ def _drop_item(document: Edit) -> None:
         pytest.param(_set(0, "manual", True), id="planned-manual"),
         pytest.param(_set(1, "status", "change"), id="status"),
         pytest.param(_set(2, "message", None), id="message"),
+        pytest.param(_set(0, "wavelength_nm", 400.0), id="wavelength"),
+        pytest.param(_set(1, "verified_by", 3), id="verified-by"),
         pytest.param(_drop_item, id="item-removed"),
     ],
 )

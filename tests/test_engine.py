@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -13,12 +14,12 @@ from reconciler.api import ApiClient
 from reconciler.diff import diff_entry
 from reconciler.engine import ABANDONED, Outcome, Reconciler
 from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
-from reconciler.models import PatchRecord, Status
+from reconciler.models import EntryMemory, LastSet, PatchRecord, Status
 from reconciler.plan import Plan
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection
 from reconciler.stop import StopKind
-from tests.factories import ENTRY, OTHER, FakeApi, override, peak_with_key, result_doc
+from tests.factories import ENTRY, OTHER, FakeApi, override, peak_by_element, peak_with_key, result_doc
 
 NOT_FETCHED = "not fetched: the run was interrupted"
 NOT_PATCHED = "not patched: the run was interrupted"
@@ -46,8 +47,14 @@ WANTED = [
 
 
 def reconcile(
-    api: FakeApi, action: str, *args: Any, concurrency: int = 4, **kwargs: Any
+    api: FakeApi,
+    action: str,
+    *args: Any,
+    concurrency: int = 4,
+    options: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> tuple[Outcome, list[PatchRecord]]:
+    """Run the reconciler's `action` against the fake API; `options` are the Reconciler's own."""
     records: list[PatchRecord] = []
 
     async def go() -> Outcome:
@@ -55,7 +62,9 @@ def reconcile(
         transport = httpx.MockTransport(api.handle)
         retry = RetryPolicy.without_waits(3)
         async with ApiClient(connection, concurrency=concurrency, retry=retry, transport=transport) as client:
-            reconciler = Reconciler(client, concurrency=concurrency, on_patch=records.append)
+            reconciler = Reconciler(
+                client, concurrency=concurrency, on_patch=records.append, **(options or {})
+            )
             result: Outcome = await getattr(reconciler, action)(*args, **kwargs)
             return result
 
@@ -290,10 +299,10 @@ def test_a_bug_in_one_entry_stops_all_others_at_once(monkeypatch: pytest.MonkeyP
     broken = wanted[2].data_id
     real = diff_entry
 
-    def buggy(overrides: Any, result: Any) -> Any:
+    def buggy(overrides: Any, result: Any, **options: Any) -> Any:
         if overrides[0].data_id == broken:
             raise ZeroDivisionError("a bug")
-        return real(overrides, result)
+        return real(overrides, result, **options)
 
     monkeypatch.setattr(engine, "diff_entry", buggy)
     outcome, _ = reconcile(api, "apply", wanted, concurrency=1)
@@ -470,3 +479,58 @@ def test_a_patch_abandoned_on_the_wire_has_an_unknown_outcome() -> None:
     [record] = records
     assert (record.known, record.attempts) == (False, 1)
     assert outcome.interrupted
+
+
+def by_element_entries() -> FakeApi:
+    """Two entries whose peaks show only their element, Ga and pinned: element-only matches."""
+    return FakeApi(
+        result_doc(peak_by_element("p1", "Ga", manual=True), data_id=ENTRY),
+        result_doc(peak_by_element("p1", "Ga", manual=True), data_id=OTHER),
+    )
+
+
+def test_the_record_is_handed_to_each_entry() -> None:
+    """With a record, each entry is decided against its own memory (none: an empty one); element-only
+    matches the record vouches for are in sync, the others are patched to make sure."""
+    api = by_element_entries()
+    set_here = LastSet("Ga_417.2", 3, "2026-11-30T07:00:00Z")
+    memory = {ENTRY: EntryMemory(last_updated_after="2024-01-15T10:35:00Z", peaks={"p1": set_here})}
+    wanted = [override("p1", data_id=ENTRY), override("p1", data_id=OTHER)]
+    outcome, _ = reconcile(api, "apply", wanted, memory=memory)
+    assert statuses(outcome) == [("3c0f", "p1", Status.APPLIED), ("d290", "p1", Status.IN_SYNC)]
+    assert [item.verified_by for item in outcome.items] == [None, 3]
+    assert api.requests.count(("PATCH", f"/oes/{OTHER}/peaks")) == 1
+
+
+def test_without_a_record_element_matches_are_trusted() -> None:
+    """memory None (no record): the first-wave element comparison, nothing patched."""
+    api = by_element_entries()
+    outcome, _ = reconcile(api, "plan", [override("p1", data_id=ENTRY), override("p1", data_id=OTHER)])
+    assert {item.status for item in outcome.items} == {Status.IN_SYNC}
+    with_limit, _ = reconcile(api, "apply", [override("p1", data_id=OTHER)], max_changes=0, memory={})
+    assert with_limit.refused is not None  # the empty record makes it a change, over the limit
+
+
+def test_conflicts_are_left_alone_unless_overwritten() -> None:
+    """A conflict is not patched; with overwrite_conflicts it is, and the applied item says so."""
+    wanted = [override("p1", data_id=OTHER)]
+    memory = {OTHER: EntryMemory(peaks={"p1": LastSet("Ga_417.2", 9, "2026-11-30T07:00:00Z")})}
+    api = two_entries()
+    outcome, _ = reconcile(api, "apply", wanted, memory=memory)
+    assert (statuses(outcome), api.count("PATCH")) == ([("3c0f", "p1", Status.CONFLICT)], 0)
+    outcome, records = reconcile(api, "apply", wanted, memory=memory, options={"overwrite_conflicts": True})
+    assert statuses(outcome) == [("3c0f", "p1", Status.APPLIED)]
+    assert (outcome.items[0].message or "").startswith(
+        "overwrites the platform edit: set to Ga_417.2 by run 9"
+    )
+    assert len(records) == 1
+
+
+def test_the_wavelength_tolerance_reaches_the_diff() -> None:
+    """A peak 10 nm off the file's wavelength is moved at the default tolerance, not at 20 nm."""
+    api = two_entries()  # the factories' peaks are measured at 401.0 nm
+    wanted = [replace(override("p1", data_id=OTHER), wavelength_nm=411.0)]
+    outcome, _ = reconcile(api, "plan", wanted)
+    assert statuses(outcome) == [("3c0f", "p1", Status.PEAK_MOVED)]
+    wide, _ = reconcile(api, "plan", wanted, options={"wavelength_tolerance": 20.0})
+    assert statuses(wide) == [("3c0f", "p1", Status.CHANGE)]

@@ -25,6 +25,8 @@ ALN = "5b6e8f2a-9c4d-4e1f-8a7b-2d3c4e5f6a7b"  # element and manual only: nothing
 PLASMA = "8e1f2a3b-4c5d-4e6f-9a0b-1c2d3e4f5a6b"  # candidates as a list with `selected`
 EXAMPLES = (GAN, INGAN, ALN, PLASMA)
 MISSING = "00000000-0000-4000-8000-000000000000"
+# Each exported peak carries the wavelength the sandbox measured it at.
+GAN_P2 = "p2: {candidate_key: N2_337.1, wavelength_nm: 337.4}"
 
 
 def export(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -43,10 +45,13 @@ def test_yaml_export_round_trips(
     assert export(capsys, *EXAMPLES, "-o", str(target))[0] == 0
     text = target.read_text(encoding="utf-8")
     assert text.startswith(f"# Manual peak assignments, exported by oes-reconcile from {sandbox.url}\n")
-    assert f"  {GAN}:\n    p2: N2_337.1\n" in text
-    assert f"  {INGAN}:\n    p1: In_451.1\n    p4: In_451.1\n" in text
-    assert f"  {PLASMA}:\n    p1: Ga_417.2\n" in text
-    assert "p1: In_451.1" not in text.split(GAN)[1]  # unpinned: not a manual assignment
+    assert f"  {GAN}:\n    {GAN_P2}\n" in text
+    assert (
+        f"  {INGAN}:\n    p1: {{candidate_key: In_451.1, wavelength_nm: 451.3}}\n"
+        "    p4: {candidate_key: In_451.1, wavelength_nm: 417.9}\n"
+    ) in text
+    assert f"  {PLASMA}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 417.5}}\n" in text
+    assert "p1:" not in text.split(GAN)[1]  # unpinned: not a manual assignment
 
     capsys.readouterr()
     assert main(["plan", str(target), "--detailed-exitcode"]) == 0
@@ -63,9 +68,9 @@ def test_csv_export_round_trips(sandbox: Sandbox, tmp_path: Path, capsys: pytest
     assert export(capsys, *EXAMPLES, "--format", "csv", "-o", str(target))[0] == 0
     data = target.read_bytes()
     assert data.split(b"\n")[:3] == [
-        b"data_id,peak_id,candidate_key,note",
-        f"{INGAN},p1,In_451.1,".encode(),
-        f"{INGAN},p4,In_451.1,".encode(),
+        b"data_id,peak_id,candidate_key,wavelength_nm,note",
+        f"{INGAN},p1,In_451.1,451.3,".encode(),
+        f"{INGAN},p4,In_451.1,417.9,".encode(),
     ]
     assert b"\r" not in data
 
@@ -86,7 +91,7 @@ def test_sandbox_flag_names_no_port(
     assert code == 0
     assert out == (
         "# Manual peak assignments, exported by oes-reconcile from the in-process sandbox\n"
-        f"version: 1\noverrides:\n  {GAN}:\n    p2: N2_337.1\n"
+        f"version: 1\noverrides:\n  {GAN}:\n    {GAN_P2}\n"
     )
 
 
@@ -96,7 +101,11 @@ def test_all_peaks_includes_unpinned_peaks(sandbox: Sandbox, capsys: pytest.Capt
     assert code == 0
     assert out.startswith("# Every peak's applied candidate, exported by oes-reconcile")
     assert out.endswith(
-        f"overrides:\n  {GAN}:\n    p1: In_451.1\n    p2: N2_337.1\n    p3: Ga_403.3\n    p5: Al_396.2\n"
+        f"overrides:\n  {GAN}:\n"
+        "    p1: {candidate_key: In_451.1, wavelength_nm: 416.9}\n"
+        f"    {GAN_P2}\n"
+        "    p3: {candidate_key: Ga_403.3, wavelength_nm: 403.1}\n"
+        "    p5: {candidate_key: Al_396.2, wavelength_nm: 396.5}\n"
     )
 
 
@@ -124,7 +133,9 @@ def test_ids_file_skips_comments_and_blank_lines(
     ids.write_text(f"# entries to adopt\n\n{GAN.upper()}  # GaN run 14\n{PLASMA}\n{GAN}\n", encoding="utf-8")
     code, out, _err = export(capsys, "--ids-file", str(ids), "--format", "csv")
     assert code == 0
-    assert out == (f"data_id,peak_id,candidate_key,note\n{PLASMA},p1,Ga_417.2,\n{GAN},p2,N2_337.1,\n")
+    assert out == (
+        f"data_id,peak_id,candidate_key,wavelength_nm,note\n{PLASMA},p1,Ga_417.2,417.5,\n{GAN},p2,N2_337.1,337.4,\n"
+    )
     assert sandbox.stats()["by_method"] == {"GET": 2}
 
 
@@ -187,7 +198,7 @@ def test_ambiguous_ids_are_quoted_and_the_key_never_shows(
         assert code == 0
         text = target.read_text(encoding="utf-8")
         for peak_id in ("1", "yes", "null", "417.2", "p 1"):
-            assert f'    "{peak_id}": Ga_417.2\n' in text
+            assert f'    "{peak_id}": {{candidate_key: Ga_417.2, wavelength_nm: 401.0}}\n' in text
         assert secret not in text + out + err
         capsys.readouterr()
         assert main(["plan", str(target), "--detailed-exitcode"]) == 0
@@ -235,7 +246,7 @@ def test_force_replaces_an_existing_file(sandbox: Sandbox, cli: Cli, tmp_path: P
     target.write_text("previous export\n", encoding="utf-8")
     ran = cli("export", GAN, "-o", str(target), "--force")
     assert ran.code == 0, ran.err
-    assert target.read_text(encoding="utf-8").endswith(f"  {GAN}:\n    p2: N2_337.1\n")
+    assert target.read_text(encoding="utf-8").endswith(f"  {GAN}:\n    {GAN_P2}\n")
     assert [path.name for path in tmp_path.iterdir()] == ["current.yaml"]
 
 
@@ -262,7 +273,7 @@ def test_force_through_a_link_writes_the_file_it_names(sandbox: Sandbox, cli: Cl
     assert ran.code == 0, ran.err
     assert link.is_symlink()
     assert str(link.readlink()) == "v3.yaml"
-    assert (tmp_path / "v3.yaml").read_text(encoding="utf-8").endswith("p2: N2_337.1\n")
+    assert (tmp_path / "v3.yaml").read_text(encoding="utf-8").endswith(f"{GAN_P2}\n")
     assert f"writing {tmp_path / 'v3.yaml'}, the file that the symbolic link {link} points to" in ran.err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["current.yaml", "v3.yaml"]
 
@@ -385,7 +396,7 @@ def test_missing_entry_is_reported_and_the_others_written(sandbox: Sandbox, cli:
     assert ran.code == 1
     assert f"ERROR: {MISSING}: no OES result for this data entry (HTTP 404)\n" in ran.err
     assert "1 of 2 data entries has no OES result (HTTP 404); the export holds the others" in ran.err
-    assert target.read_text(encoding="utf-8").endswith(f"overrides:\n  {GAN}:\n    p2: N2_337.1\n")
+    assert target.read_text(encoding="utf-8").endswith(f"overrides:\n  {GAN}:\n    {GAN_P2}\n")
 
 
 def test_only_missing_entries_write_nothing(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
@@ -457,7 +468,7 @@ def test_some_element_only_peaks_warn_and_exit_0(sandbox: Sandbox, cli: Cli) -> 
     assert f"{ALN} p2: skipped: the server sends no candidate key" in ran.err
     assert "WARNING: 2 peaks skipped: the server sends no candidate key, only the element" in ran.err
     assert ALN not in ran.out
-    assert f"  {GAN}:\n    p1: In_451.1\n" in ran.out
+    assert f"  {GAN}:\n    p1: {{candidate_key: In_451.1, wavelength_nm: 416.9}}\n" in ran.out
 
 
 def test_mix_of_found_missing_and_element_only_entries(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
@@ -471,7 +482,10 @@ def test_mix_of_found_missing_and_element_only_entries(sandbox: Sandbox, cli: Cl
     assert "WARNING: 1 peak skipped: the server sends no candidate key" in ran.err
     assert "ERROR: 1 of 4 data entries has no OES result (HTTP 404); the export holds the others" in ran.err
     text = target.read_text(encoding="utf-8")
-    assert text.endswith(f"overrides:\n  {PLASMA}:\n    p1: Ga_417.2\n  {GAN}:\n    p2: N2_337.1\n")
+    assert text.endswith(
+        f"overrides:\n  {PLASMA}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 417.5}}\n"
+        f"  {GAN}:\n    {GAN_P2}\n"
+    )
     planned = cli("plan", str(target), "--detailed-exitcode")
     assert planned.code == 0, planned.err
     assert planned.out == "No changes: 2 overrides match.\n"
@@ -489,3 +503,63 @@ def test_only_unnameable_peaks_export_nothing(monkeypatch: pytest.MonkeyPatch, c
     assert f"{ENTRY} p\ufffd: skipped:" in ran.err  # the control character is not passed to the terminal
     assert f"{ENTRY} p2 : skipped: blank space at the end" in ran.err
     assert "nothing could be exported; nothing was written" in ran.err
+
+
+# --- wavelengths --------------------------------------------------------------------------------------
+
+
+def _serving(monkeypatch: pytest.MonkeyPatch, server: Sandbox) -> None:
+    monkeypatch.setenv("AS_API_ENDPOINT", server.url)
+    monkeypatch.setenv("AS_API_KEY", "sandbox")
+
+
+def test_a_peak_renumbered_after_the_export_is_peak_moved(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli, tmp_path: Path
+) -> None:
+    """The exported wavelength guards the peak: after reprocessing shifts the ids, a plan of the export
+    reports peak_moved (exit 1) and names the peak now at that wavelength, instead of patching."""
+    before = [
+        {
+            **peak_with_key("p1", "Ga_417.2", manual=True, candidates=("Ga_417.2", "In_451.1")),
+            "wavelength_nm": 417.3,
+        },
+        {
+            **peak_with_key("p2", "In_451.1", manual=True, candidates=("Ga_417.2", "In_451.1")),
+            "wavelength_nm": 451.2,
+        },
+    ]
+    target = tmp_path / "current.yaml"
+    with Sandbox(entries=[result_doc(*before)]) as server:
+        _serving(monkeypatch, server)
+        assert cli("export", ENTRY, "-o", str(target)).code == 0
+        assert cli("plan", str(target)).out == "No changes: 2 overrides match.\n"
+    new_peak = {**peak_with_key("p1", "N2_337.1", manual=False), "wavelength_nm": 337.2}
+    shifted = [new_peak] + [{**peak, "peak_id": f"p{n + 2}"} for n, peak in enumerate(before)]
+    with Sandbox(entries=[result_doc(*shifted)]) as server:
+        _serving(monkeypatch, server)
+        ran = cli("plan", str(target))
+    assert ran.code == 1
+    assert (
+        "peak 'p1' is now at 337.2 nm, expected within 0.5 nm of 417.3 nm (the override's wavelength_nm)"
+        in ran.out
+    )
+    assert "peaks near 417.3 nm now: p2 (417.3 nm)" in ran.out
+    assert "peaks near 451.2 nm now: p3 (451.2 nm)" in ran.out
+
+
+def test_peaks_without_a_usable_wavelength_are_written_in_the_short_form(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """No wavelength from the server: `p1: KEY`; one no file can hold (0, NaN): left out with a warning."""
+    peaks = [
+        {**peak_with_key("p1", "Ga_417.2", manual=True), "wavelength_nm": None},
+        {**peak_with_key("p2", "Ga_417.2", manual=True), "wavelength_nm": 0},
+        {**peak_with_key("p3", "Ga_417.2", manual=True), "wavelength_nm": float("nan")},
+    ]
+    with Sandbox(entries=[result_doc(*peaks)]) as server:
+        _serving(monkeypatch, server)
+        ran = cli("export", ENTRY)
+    assert ran.code == 0, ran.err
+    assert ran.out.endswith(f"  {ENTRY}:\n    p1: Ga_417.2\n    p2: Ga_417.2\n    p3: Ga_417.2\n")
+    assert f"{ENTRY} p2: written without its wavelength: wavelength_nm must be above 0" in ran.err
+    assert f"{ENTRY} p3: written without its wavelength" in ran.err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reconciler.cli import build_parser
@@ -52,6 +54,12 @@ RUN_OPTIONS = [
     ("--timeout", "0", "must be at least 0.1 and at most 3600, got '0'"),
     ("--timeout", "1e10", "must be at least 0.1 and at most 3600, got '1e10'"),
     ("--timeout", "30s", "must be a number, got '30s'"),
+    ("--wavelength-tolerance", "0", "must be more than 0 and at most 50, got '0'"),
+    ("--wavelength-tolerance", "-0.5", "must be more than 0 and at most 50, got '-0.5'"),
+    ("--wavelength-tolerance", "51", "must be more than 0 and at most 50, got '51'"),
+    ("--wavelength-tolerance", "nan", "must be a finite number, got 'nan'"),
+    ("--wavelength-tolerance", "inf", "must be a finite number, got 'inf'"),
+    ("--wavelength-tolerance", "0.5nm", "must be a number, got '0.5nm'"),
 ]
 
 
@@ -149,6 +157,31 @@ def test_the_bounds_themselves_are_accepted() -> None:
     )
     assert (low.concurrency, low.max_attempts, low.timeout, low.rate_limit) == (1, 1, 0.1, 0.01)
     assert (high.concurrency, high.max_attempts, high.timeout, high.rate_limit) == (64, 100, 3600.0, 10000.0)
+
+
+def test_wavelength_tolerance_bounds_and_default() -> None:
+    """--wavelength-tolerance takes any finite value above 0 up to 50 nm; 0.5 nm when not given."""
+    parser = build_parser()
+    assert parser.parse_args(["plan", "x"]).wavelength_tolerance == 0.5
+    assert parser.parse_args(["apply", "--wavelength-tolerance=50", "x"]).wavelength_tolerance == 50.0
+    assert parser.parse_args(["plan", "--wavelength-tolerance=1e-3", "x"]).wavelength_tolerance == 0.001
+
+
+def test_overwrite_conflicts_is_an_apply_option(cli: Cli) -> None:
+    """plan has no --overwrite-conflicts: a plan only reports conflicts."""
+    ran = cli("plan", "--overwrite-conflicts", "examples/")
+    assert ran.code == 1
+    assert "unrecognized arguments: --overwrite-conflicts" in ran.err
+
+
+def test_overwrite_conflicts_with_a_saved_plan_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """A saved plan's conflicts were decided when it was made: the flag cannot change them; refused."""
+    ran = cli("apply", "--plan", str(tmp_path / "plan.json"), "--overwrite-conflicts")
+    assert ran.code == 1
+    assert ran.err.strip() == (
+        "InputError: apply --plan applies the changes the saved plan decided, and its conflicts were "
+        "decided then: apply the override files with --overwrite-conflicts instead"
+    )
 
 
 @pytest.mark.parametrize("value", ["", "   ", "\n"])

@@ -169,6 +169,8 @@ def test_json_has_the_specified_shape_and_order() -> None:
         "note": None,
         "message": None,
         "last_updated": None,
+        "wavelength_nm": None,
+        "verified_by": None,
     }
 
 
@@ -180,10 +182,43 @@ def test_empty_json_report_is_valid() -> None:
 
 
 def test_summary_counts_every_error_status() -> None:
-    """summary.errors counts entry_not_found, peak_not_found, invalid_candidate and fetch_failed."""
-    errors = [Status.ENTRY_NOT_FOUND, Status.PEAK_NOT_FOUND, Status.INVALID_CANDIDATE, Status.FETCH_FAILED]
+    """summary.errors counts entry_not_found, peak_not_found, invalid_candidate, fetch_failed, conflict
+    and peak_moved."""
+    errors = [
+        Status.ENTRY_NOT_FOUND,
+        Status.PEAK_NOT_FOUND,
+        Status.INVALID_CANDIDATE,
+        Status.FETCH_FAILED,
+        Status.CONFLICT,
+        Status.PEAK_MOVED,
+    ]
     rep = report(*(item(f"p{i}", status) for i, status in enumerate(errors)))
-    assert summary(rep)["errors"] == 4
+    assert summary(rep)["errors"] == 6
+
+
+CONFLICT = "set to Ga_403.3 by run 12 at 2026-11-30T07:00:00Z; now In_451.1 (pinned on the platform since)"
+MOVED = "peak 'p2' is now at 451 nm, not within 0.5 nm of 417.21 nm; peaks near 417.21 nm now: p4 (417.18 nm)"
+
+
+def test_conflicts_and_moved_peaks_are_errors_with_their_message() -> None:
+    """conflict and peak_moved read `!` with the message saying why, in text and markdown; JSON carries
+    the peak's wavelength."""
+    rep = report(
+        item("p1", Status.CONFLICT, manual=True, message=CONFLICT),
+        item("p2", Status.PEAK_MOVED, wavelength_nm=451.0, message=MOVED),
+    )
+    assert text(rep) == (
+        f"! {ENTRY} p1  conflict    overrides/gan.yaml:6  ({CONFLICT})\n"
+        f"! {ENTRY} p2  peak_moved  overrides/gan.yaml:6  ({MOVED})\n"
+        "Plan: 0 to change, 0 in sync, 2 errors.\n"
+    )
+    out = io.StringIO()
+    write_markdown(rep, out)
+    assert "| ! | `" in out.getvalue()
+    assert "| conflict | `overrides/gan.yaml:6` | set to Ga\\_403.3 by run 12" in out.getvalue()
+    document = io.StringIO()
+    write_json(rep, document)
+    assert [i["wavelength_nm"] for i in json.loads(document.getvalue())["items"]] == [None, 451.0]
 
 
 # --- The headline tells the truth at a glance ---
@@ -333,6 +368,23 @@ def test_a_full_match_is_not_counted_as_element_only() -> None:
     """A peak showing its candidate key is a full match, and an unseen peak is no match at all."""
     rep = report(in_sync("p1"), unseen("p2", Status.PEAK_NOT_FOUND, "no p2"), item("p3", Status.CHANGE))
     assert summary(rep)["element_only"] == 0
+
+
+def test_an_element_match_verified_by_the_record_is_a_full_match() -> None:
+    """The record saw oes-reconcile set that very key, and the entry is untouched since: not counted apart."""
+    verified = item(
+        "p1",
+        Status.IN_SYNC,
+        current=None,
+        element="Ga",
+        manual=True,
+        message="verified by the record (run 4)",
+        verified_by=4,
+    )
+    assert headline(report(verified, by_element("p2"))) == (
+        "No changes: 2 overrides match (1 by element only: the line cannot be seen)."
+    )
+    assert headline(report(verified)) == "No changes: 1 override matches."
 
 
 # --- Markdown that GitHub shows as written: hostile notes and ids ---

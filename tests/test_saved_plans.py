@@ -240,3 +240,29 @@ def test_plan_cut_short_by_a_signal_is_refused(
         assert ran.code == 1
         assert f"{plan} was saved by a plan run that was interrupted; make a new plan" in ran.err
         assert sandbox.stats()["requests"] == 0
+
+
+def test_a_planned_peak_moved_is_carried_as_an_error_and_not_patched(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path
+) -> None:
+    """An override whose peak sits elsewhere: peak_moved in the plan, reported again by apply --plan, exit 1,
+    never patched; the other change goes through. A wider --wavelength-tolerance makes it a change."""
+    overrides = f"""\
+version: 1
+overrides:
+  {GAN}:
+    p1: {{candidate_key: Ga_417.2, wavelength_nm: 430.0}}
+  {PINNED}:
+    p3: H_656.3
+"""
+    plan = make_plan(cli, sandbox, tmp_path, overrides, code=1)
+    moved = statuses(read(plan))[(GAN, "p1")]
+    assert moved[0] == "peak_moved"
+    assert "peaks near 430 nm now: none" in (moved[1] or "")
+    ran = cli("apply", "--plan", str(plan), "--format", "json")
+    assert ran.code == 1
+    assert statuses(json.loads(ran.out))[(GAN, "p1")] == moved
+    assert sandbox.stats()["by_method"] == {"GET": 1, "PATCH": 1}
+    wide = cli("plan", "--wavelength-tolerance", "20", str(tmp_path / "overrides.yaml"), "--format", "json")
+    assert wide.code == 0, wide.err
+    assert statuses(json.loads(wide.out))[(GAN, "p1")][0] == "change"

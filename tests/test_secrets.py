@@ -134,7 +134,7 @@ def test_traceback_of_an_internal_error_masks_the_key(
 ) -> None:
     """A bug whose exception carries the key: the traceback is shown, exit 1, with the key masked."""
 
-    def broken(*_args: Any) -> Any:
+    def broken(*_args: Any, **_options: Any) -> Any:
         raise RuntimeError(f"diff blew up near key={os.environ['AS_API_KEY']}")
 
     monkeypatch.setenv("AS_API_KEY", KEY)

@@ -33,6 +33,7 @@ class RunArgs(ConnectionArgs):
     concurrency: int
     rate_limit: float | None
     max_attempts: int
+    wavelength_tolerance: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,7 @@ class ApplyArgs(RunArgs):
     max_changes: int | None
     lock_file: str | None
     audit_log: str | None
+    overwrite_conflicts: bool
 
 
 @dataclass(frozen=True, kw_only=True)

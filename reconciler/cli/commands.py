@@ -84,6 +84,11 @@ def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
     plan_path = applying.plan if applying else None
     if plan_path is not None and args.paths:
         raise InputError("apply --plan takes no override paths: the saved plan says what to do")
+    if plan_path is not None and applying is not None and applying.overwrite_conflicts:
+        raise InputError(
+            "apply --plan applies the changes the saved plan decided, and its conflicts were decided then: "
+            "apply the override files with --overwrite-conflicts instead"
+        )
     if plan_path is None and not args.paths:
         raise InputError(f"{args.command}: name at least one override file or directory")
     options = RunOptions(
@@ -104,6 +109,8 @@ def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
         max_changes=applying.max_changes if applying else None,
         lock_file=applying.lock_file if applying else None,
         audit_log=applying.audit_log if applying else None,
+        wavelength_tolerance=args.wavelength_tolerance,
+        overwrite_conflicts=applying.overwrite_conflicts if applying else False,
         verbose=args.verbose > 0,
         quiet=args.quiet,
     )

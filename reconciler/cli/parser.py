@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from reconciler import __version__
 from reconciler.errors import UsageError
+from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
 
 EPILOG = """\
@@ -34,6 +35,9 @@ MAX_RATE = 10_000.0  # requests per second; far above what 64 connections reach,
 # of 1e-300 s times every request out.
 MIN_RATE = 0.01  # one request every 100 s
 MIN_TIMEOUT = 0.1
+# Peaks of one spectrum lie a few nm apart: a tolerance of tens of nm would take any neighbour for the
+# peak an override meant, which is what the check is there to catch.
+MAX_WAVELENGTH_TOLERANCE = 50.0
 
 
 def _shown(text: str) -> str:
@@ -92,6 +96,7 @@ _timeout = _real(low=MIN_TIMEOUT, high=MAX_SECONDS, low_included=True)
 _rate = _real(low=MIN_RATE, high=MAX_RATE, low_included=True)
 _delay = _real(low=0.0, high=MAX_SECONDS, low_included=True)
 _probability = _real(low=0.0, high=1.0, low_included=True)
+_tolerance = _real(low=0.0, high=MAX_WAVELENGTH_TOLERANCE, low_included=False)
 
 
 def _port(text: str) -> int:
@@ -145,6 +150,16 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
         metavar="N",
         help=f"tries per request (1 to {MAX_ATTEMPTS})",
     )
+    parser.add_argument(
+        "--wavelength-tolerance",
+        type=_tolerance,
+        default=DEFAULT_WAVELENGTH_TOLERANCE,
+        metavar="NM",
+        help=(
+            "a peak further than NM from the override's wavelength_nm (or the one recorded when it was "
+            f"last patched) is peak_moved, not patched (default {DEFAULT_WAVELENGTH_TOLERANCE:g})"
+        ),
+    )
     if command == "plan":
         parser.add_argument("--out", metavar="PATH", help="write the JSON plan that `apply --plan` takes")
         parser.add_argument(
@@ -159,6 +174,11 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
         )
         parser.add_argument("--lock-file", metavar="PATH", help="hold an exclusive lock; exit 3 if held")
         parser.add_argument("--audit-log", metavar="PATH", help="append one JSON line per PATCH outcome")
+        parser.add_argument(
+            "--overwrite-conflicts",
+            action="store_true",
+            help="patch peaks pinned on the platform since oes-reconcile set them (else: conflict)",
+        )
     _add_connection(parser)
 
 

@@ -11,17 +11,22 @@ from reconciler.errors import Problem, UnreadableText
 from reconciler.models import Override
 from reconciler.overrides.rules import (
     Assignments,
+    assignment,
     candidate_key_problem,
     clean_note,
     data_id_problem,
+    decimal_number,
     normalise_data_id,
     peak_id_problem,
     shown,
+    wavelength_problem,
+    wavelength_text,
 )
 
 REQUIRED = ("data_id", "peak_id", "candidate_key")
-COLUMNS = (*REQUIRED, "note")  # in the order the writer puts them
-_EXPECTED = f"{', '.join(REQUIRED)} (and optionally note)"
+OPTIONAL = ("wavelength_nm", "note")
+COLUMNS = (*REQUIRED, *OPTIONAL)  # in the order the writer puts them
+_EXPECTED = f"{', '.join(REQUIRED)} (and optionally {' and '.join(OPTIONAL)})"
 # Tried in this order on the header line; the first that splits it into the most known columns wins.
 # Excel writes `;` wherever the decimal separator is a comma, and tabs in its "Unicode Text" format.
 _DELIMITERS = (",", ";", "\t", "|")
@@ -177,24 +182,44 @@ def _override(
     problems = [f"missing {name} (the row has {len(fields)} fields)" for name in REQUIRED if name not in row]
     if problems:
         return None, problems
+    wavelength = _wavelength(row.get("wavelength_nm", ""))
     checks = (
         data_id_problem(row["data_id"]),
         peak_id_problem(row["peak_id"]),
         candidate_key_problem(row["candidate_key"]),
+        wavelength if isinstance(wavelength, str) else None,
     )
     problems = [problem for problem in checks if problem is not None]
     if problems:
         return None, problems
+    assert not isinstance(wavelength, str)
     note = clean_note(row.get("note", ""))
     data_id = normalise_data_id(row["data_id"])
-    return Override(data_id, row["peak_id"], row["candidate_key"], path, line, note), []
+    return Override(data_id, row["peak_id"], row["candidate_key"], path, line, note, wavelength), []
+
+
+def _wavelength(cell: str) -> float | str | None:
+    """The wavelength_nm of a row (None: the cell is empty), or what is wrong with it."""
+    if not cell:
+        return None
+    number = decimal_number(cell)
+    if number is None:
+        hint = ""
+        if decimal_number(cell.replace(",", ".", 1)) is not None:
+            hint = " (write the decimal separator as a point: 417.21)"
+        return f"wavelength_nm {shown(cell)} is not a number{hint}"
+    return wavelength_problem(number, cell) or number
 
 
 def render_csv(assignments: Assignments) -> str:
-    """A CSV override file: the header, then one row per peak sorted by data_id and peak_id, `\\n` endings."""
+    """A CSV override file: the header, then one row per peak sorted by data_id and peak_id, `\\n` endings;
+    an unknown wavelength or note is an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for data_id, peaks in sorted(assignments.items()):
-        writer.writerows((data_id, peak_id, key, "") for peak_id, key in sorted(peaks.items()))
+        for peak_id, value in sorted(peaks.items()):
+            peak = assignment(value)
+            wavelength = "" if peak.wavelength_nm is None else wavelength_text(peak.wavelength_nm)
+            writer.writerow((data_id, peak_id, peak.candidate_key, wavelength, peak.note or ""))
     return out.getvalue()

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.errors import FileErrors, Problem
@@ -156,7 +156,11 @@ def _as_cp1252(byte: int) -> str:
 
 
 def _merge(declared: list[Override]) -> tuple[list[Override], list[Problem], list[Problem]]:
-    """One override per peak, the first declared kept; a repeat is a warning, a contradiction a conflict."""
+    """One override per peak, the first declared kept; a repeat is a warning, a contradiction a conflict.
+
+    A repeat that gives another wavelength_nm is still a warning (the candidate is the same; the
+    wavelength only guards which peak is meant): the first one given is used, and the warning says so.
+    """
     first: dict[tuple[str, str], Override] = {}
     warnings: list[Problem] = []
     conflicts: list[Problem] = []
@@ -168,6 +172,12 @@ def _merge(declared: list[Override]) -> tuple[list[Override], list[Problem], lis
         where = f"{override.data_id}/{override.peak_id}"
         if earlier.candidate_key == override.candidate_key:
             message = f"{where} is declared again with the same candidate_key (first at {earlier.source})"
+            given, before = override.wavelength_nm, earlier.wavelength_nm
+            if given is not None and before is None:
+                first[pair] = replace(earlier, wavelength_nm=given)
+                message += f"; the wavelength_nm given here ({given:g}) is used"
+            elif given is not None and given != before:
+                message += f", but wavelength_nm {given:g} here and {before:g} there; {before:g} is used"
             warnings.append(Problem(override.path, override.line, message))
         else:
             message = (

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 
 MAX_ID_LENGTH = 128
+MAX_WAVELENGTH_NM = 100_000.0  # far beyond any OES line (they lie from about 190 to 1100 nm)
 
 # The canonical 8-4-4-4-12 form only: the id goes into a URL path, so nothing looser may pass.
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-Assignments = Mapping[str, Mapping[str, str]]  # what the writers take: data_id -> peak_id -> candidate_key
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One peak as the writers put it: the candidate key, and where the peak was measured and a note,
+    when known (then YAML writes the long form)."""
+
+    candidate_key: str
+    wavelength_nm: float | None = None
+    note: str | None = None
+
+
+# What the writers take: data_id -> peak_id -> candidate_key, or the Assignment with what else is known.
+Assignments = Mapping[str, Mapping[str, str | Assignment]]
+
+
+def assignment(value: str | Assignment) -> Assignment:
+    return value if isinstance(value, Assignment) else Assignment(value)
+
+
 _SHOWN_CHARACTERS = 40
 
 
@@ -64,3 +86,29 @@ def _is_control(character: str) -> bool:
 def clean_note(value: str) -> str | None:
     """A note as reports show it: outer blank space dropped, and empty meaning none."""
     return value.strip() or None
+
+
+# A wavelength as people write it: decimal digits, an optional point and exponent. Not hex, not `1_000`,
+# not YAML 1.1's sexagesimal `1:30` (90), nor `.inf` and `.nan`.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def decimal_number(text: str) -> float | None:
+    """The number `text` writes in decimal notation, or None when it is not one."""
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
+def wavelength_problem(value: float, written: str) -> str | None:
+    """What is wrong with a wavelength_nm (as `written`), or None when it can be where a peak is."""
+    if not math.isfinite(value) or not 0 < value < MAX_WAVELENGTH_NM:
+        return f"wavelength_nm must be above 0 and below {MAX_WAVELENGTH_NM:.0f} (nm), got {written}"
+    return None
+
+
+def wavelength_text(value: float) -> str:
+    """A wavelength as the writers put it: the shortest text that reads back as the same float, always
+    with a point and never in exponent form (YAML 1.1 reads `1e-05` as text)."""
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text if "." in text else f"{text}.0"

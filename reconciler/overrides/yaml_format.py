@@ -25,20 +25,25 @@ from reconciler.errors import Problem, UnreadableText
 from reconciler.models import Override
 from reconciler.overrides.rules import (
     UUID,
+    Assignment,
     Assignments,
+    assignment,
     candidate_key_problem,
     clean_note,
     data_id_problem,
+    decimal_number,
     normalise_data_id,
     peak_id_problem,
     shown,
+    wavelength_problem,
+    wavelength_text,
 )
 from reconciler.overrides.strict_yaml import TAG, compose
 
 if TYPE_CHECKING:
     from yaml.cyaml import CDumper
 
-_STR, _INT, _NULL = TAG + "str", TAG + "int", TAG + "null"
+_STR, _INT, _FLOAT, _NULL = TAG + "str", TAG + "int", TAG + "float", TAG + "null"
 # What YAML 1.1 makes of a plain scalar that is not a string, in the user's words.
 _READ_AS = {
     _INT: "a number",
@@ -175,34 +180,68 @@ class _Walker:
             peak_id = self._checked(key_node, "peak_id", peak_id_problem)
             wanted = self._wanted(key_node, value)
             if data_id is not None and peak_id is not None and wanted is not None:
-                candidate_key, note = wanted
                 self.overrides.append(
-                    Override(data_id, peak_id, candidate_key, self.path, _line(key_node), note)
+                    Override(
+                        data_id,
+                        peak_id,
+                        wanted.candidate_key,
+                        self.path,
+                        _line(key_node),
+                        wanted.note,
+                        wanted.wavelength_nm,
+                    )
                 )
 
-    def _wanted(self, peak_node: Node, node: Node) -> tuple[str, str | None] | None:
-        """The candidate_key and note of one peak, from `p1: KEY` or `p1: {candidate_key: KEY, note: …}`."""
+    def _wanted(self, peak_node: Node, node: Node) -> Assignment | None:
+        """What one peak should carry, from `p1: KEY` or the long form
+        `p1: {candidate_key: KEY, wavelength_nm: 417.21, note: …}`; None when something is wrong."""
         if isinstance(node, ScalarNode):
             key = self._checked(node, "candidate_key", candidate_key_problem)
-            return None if key is None else (key, None)
+            return None if key is None else Assignment(key)
         if not isinstance(node, MappingNode):
             expected = (
                 f"peak {shown(peak_node.value)} must be a candidate_key or a mapping with candidate_key"
             )
             self._problem(node, f"{expected}, got {_describe(node)}")
             return None
-        key, note, declared = None, None, False
+        key, note, wavelength, declared, valid = None, None, None, False, True
         for name, key_node, value in self._items(node, "key"):
             if name == "candidate_key":
                 declared = True
                 key = self._checked(value, name, candidate_key_problem)
             elif name == "note":
                 note = self._note(value)
+            elif name == "wavelength_nm":
+                wavelength = self._wavelength(value)
+                valid = wavelength is not None
             else:
-                self._problem(key_node, f"unknown key {shown(name)} (expected candidate_key, note)")
+                expected = "expected candidate_key, wavelength_nm, note"
+                self._problem(key_node, f"unknown key {shown(name)} ({expected})")
         if not declared:
             self._problem(node, f"missing candidate_key for peak {shown(peak_node.value)}")
-        return None if key is None else (key, note)
+        return None if key is None or not valid else Assignment(key, wavelength, note)
+
+    def _wavelength(self, node: Node) -> float | None:
+        """The one number of the file: where the peak was measured, in nm, written as a decimal number."""
+        number = None
+        if isinstance(node, ScalarNode) and node.tag in (_INT, _FLOAT):
+            number = decimal_number(node.value)
+        if number is None:
+            hint = ""
+            if isinstance(node, ScalarNode) and node.tag == _STR and node.style in ("'", '"'):
+                if decimal_number(node.value.strip()) is not None:
+                    hint = " (write it without quotes)"
+            elif isinstance(node, ScalarNode) and node.tag == _NULL:
+                hint = " (leave wavelength_nm out when it is not known)"
+            self._problem(
+                node, f"wavelength_nm must be a number of nm such as 417.21, got {_describe(node)}{hint}"
+            )
+            return None
+        problem = wavelength_problem(number, node.value)
+        if problem is not None:
+            self._problem(node, problem)
+            return None
+        return number
 
     def _note(self, node: Node) -> str | None:
         if not isinstance(node, ScalarNode):
@@ -243,7 +282,8 @@ def render_yaml(assignments: Assignments, *, comments: Sequence[str] = ()) -> st
 
 
 def _events(assignments: Assignments) -> Iterator[Event]:
-    """The document `version: 1` and `overrides: {data_id: {peak_id: candidate_key}}`, as emitter events."""
+    """The document `version: 1` and `overrides: {data_id: {peak_id: candidate_key}}`, as emitter events;
+    a peak with a wavelength or a note in the long form, on one line."""
     yield StreamStartEvent()
     yield DocumentStartEvent(explicit=False)
     yield MappingStartEvent(None, None, implicit=True, flow_style=False)
@@ -252,14 +292,28 @@ def _events(assignments: Assignments) -> Iterator[Event]:
     for data_id, peaks in sorted(assignments.items()):
         yield _scalar(data_id)
         yield MappingStartEvent(None, None, implicit=True, flow_style=False)
-        for peak_id, key in sorted(peaks.items()):
+        for peak_id, value in sorted(peaks.items()):
             yield _scalar(peak_id)
-            yield _scalar(key)
+            yield from _peak(assignment(value))
         yield MappingEndEvent()
     yield MappingEndEvent()
     yield MappingEndEvent()
     yield DocumentEndEvent(explicit=False)
     yield StreamEndEvent()
+
+
+def _peak(peak: Assignment) -> Iterator[Event]:
+    """`KEY`, or `{candidate_key: KEY, wavelength_nm: 417.21, note: "…"}` when more is known."""
+    if peak.wavelength_nm is None and peak.note is None:
+        yield _scalar(peak.candidate_key)
+        return
+    yield MappingStartEvent(None, None, implicit=True, flow_style=True)
+    yield from (_plain("candidate_key"), _scalar(peak.candidate_key))
+    if peak.wavelength_nm is not None:
+        yield from (_plain("wavelength_nm"), _plain(wavelength_text(peak.wavelength_nm)))
+    if peak.note is not None:
+        yield from (_plain("note"), _scalar(peak.note))
+    yield MappingEndEvent()
 
 
 def _scalar(value: str) -> ScalarEvent:

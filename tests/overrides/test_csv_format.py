@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from reconciler.errors import FileErrors
 from reconciler.models import Override
 from reconciler.overrides import load_overrides, render_csv
-from reconciler.overrides.rules import text_problem
+from reconciler.overrides.rules import Assignment, text_problem
 from tests.conftest import Cli
 
 D1 = "d290f1ee-6c54-4b01-90e6-d701748f0851"
@@ -73,7 +73,7 @@ def test_csv_header_problems_are_all_listed(here: Path) -> None:
     """A header with an unknown, a repeated and a missing column gets one problem for each."""
     write("a.csv", f"data_id,peak,data_id\n{D1},p1,x\n")
     assert problems_of("a.csv") == [
-        "a.csv:1: unknown column 'peak' (expected data_id, peak_id, candidate_key, note)",
+        "a.csv:1: unknown column 'peak' (expected data_id, peak_id, candidate_key, wavelength_nm, note)",
         "a.csv:1: duplicate column 'data_id'",
         "a.csv:1: missing column 'peak_id' (the header needs data_id, peak_id, candidate_key)",
         "a.csv:1: missing column 'candidate_key' (the header needs data_id, peak_id, candidate_key)",
@@ -306,10 +306,11 @@ def test_validate_refuses_what_it_cannot_read_naming_the_encoding(here: Path, cl
 
 
 def test_written_csv_has_the_header_sorted_rows_and_newline_endings(here: Path) -> None:
-    """The header names the four columns; rows come sorted by data_id and peak_id, each ending in `\\n`."""
+    """The header names the five columns; rows come sorted by data_id and peak_id, each ending in `\\n`."""
     text = render_csv({D1: {"p2": "N2_337.1", "p1": "Ga_417.2"}, D2: {"p1": "In_451.1"}})
     assert text == (
-        f"data_id,peak_id,candidate_key,note\n{D2},p1,In_451.1,\n{D1},p1,Ga_417.2,\n{D1},p2,N2_337.1,\n"
+        f"data_id,peak_id,candidate_key,wavelength_nm,note\n"
+        f"{D2},p1,In_451.1,,\n{D1},p1,Ga_417.2,,\n{D1},p2,N2_337.1,,\n"
     )
     write("a.csv", text)
     assert [(o.peak_id, o.line) for o in load_overrides(["a.csv"]).overrides] == [
@@ -328,7 +329,7 @@ def test_nothing_to_write_is_a_header_that_loads(here: Path) -> None:
 def test_delimiters_and_quotes_in_ids_are_quoted(here: Path) -> None:
     """An id holding a comma, a quote or a semicolon is quoted and reads back unchanged."""
     text = render_csv({D1: {"a,b": 'say "x"', "c;d": "e"}})
-    assert f'{D1},"a,b","say ""x""",\n' in text
+    assert f'{D1},"a,b","say ""x""",,\n' in text
     write("a.csv", text)
     assert [(o.peak_id, o.candidate_key) for o in load_overrides(["a.csv"]).overrides] == [
         ("a,b", 'say "x"'),
@@ -348,3 +349,73 @@ def test_any_accepted_id_reads_back_unchanged(peaks: dict[str, str]) -> None:
         path = Path(folder, "exported.csv")
         path.write_text(render_csv({D1: peaks} if peaks else {}), encoding="utf-8")
         assert {o.peak_id: o.candidate_key for o in load_overrides([path]).overrides} == peaks
+
+
+# --- wavelength_nm ---
+
+
+def test_wavelength_column_is_optional_and_an_empty_cell_is_none(here: Path) -> None:
+    """`wavelength_nm` is read where given (as a number, spaces around it dropped); empty means unknown."""
+    write("a.csv", f"data_id,peak_id,candidate_key,wavelength_nm\n{D1},p1,Ga_417.2, 417.21 \n{D1},p2,X_1,\n")
+    assert [(o.peak_id, o.wavelength_nm) for o in load_overrides(["a.csv"]).overrides] == [
+        ("p1", 417.21),
+        ("p2", None),
+    ]
+    write("b.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n")
+    assert load_overrides(["b.csv"]).overrides[0].wavelength_nm is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("about 417", "wavelength_nm 'about 417' is not a number"),
+        ("nan", "wavelength_nm 'nan' is not a number"),
+        ("0x1A", "wavelength_nm '0x1A' is not a number"),
+        (
+            '"417,21"',
+            "wavelength_nm '417,21' is not a number (write the decimal separator as a point: 417.21)",
+        ),
+        ("0", "wavelength_nm must be above 0 and below 100000 (nm), got 0"),
+        ("-3.5", "wavelength_nm must be above 0 and below 100000 (nm), got -3.5"),
+        ("1e9", "wavelength_nm must be above 0 and below 100000 (nm), got 1e9"),
+        ("1e999", "wavelength_nm must be above 0 and below 100000 (nm), got 1e999"),
+    ],
+)
+def test_a_wavelength_that_is_not_a_number_is_an_error_naming_line_and_value(
+    here: Path, cell: str, message: str
+) -> None:
+    """A cell that is no decimal number, or no place for a peak, is an error at its physical line."""
+    write(
+        "a.csv", f"data_id,peak_id,candidate_key,wavelength_nm\n{D1},p1,Ga_417.2,417.2\n{D1},p2,X_1,{cell}\n"
+    )
+    assert problems_of("a.csv") == [f"a.csv:3: {message}"]
+
+
+def test_written_wavelengths_and_notes_read_back_exactly(here: Path) -> None:
+    """Wavelengths are written in the shortest exact form (never exponent), notes as given; both read back."""
+    peaks: dict[str, str | Assignment] = {
+        "p1": Assignment("Ga_417.2", 417.21000000000004, "by XPS, twice"),
+        "p2": Assignment("N2_337.1", 1e-05),
+        "p3": "X_1",
+    }
+    text = render_csv({D1: peaks})
+    assert text.splitlines()[1:] == [
+        f'{D1},p1,Ga_417.2,417.21000000000004,"by XPS, twice"',
+        f"{D1},p2,N2_337.1,0.00001,",
+        f"{D1},p3,X_1,,",
+    ]
+    write("a.csv", text)
+    assert [(o.wavelength_nm, o.note) for o in load_overrides(["a.csv"]).overrides] == [
+        (417.21000000000004, "by XPS, twice"),
+        (1e-05, None),
+        (None, None),
+    ]
+
+
+@given(st.floats(min_value=0, max_value=100_000, exclude_min=True, exclude_max=True))
+def test_any_wavelength_reads_back_as_the_same_float(wavelength: float) -> None:
+    """Every wavelength the loader accepts is written so that it reads back bit for bit."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "exported.csv")
+        path.write_text(render_csv({D1: {"p1": Assignment("Ga_417.2", wavelength)}}), encoding="utf-8")
+        assert load_overrides([path]).overrides[0].wavelength_nm == wavelength

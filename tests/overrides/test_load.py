@@ -106,6 +106,26 @@ def test_same_value_twice_is_a_warning_and_the_first_is_kept(here: Path) -> None
     )
 
 
+def test_same_key_with_another_wavelength_is_a_warning_naming_the_one_used(here: Path) -> None:
+    """The same candidate with two wavelengths: a warning (the first is used), not a conflict; a repeat
+    that adds a wavelength the first lacked lends it, so the guard is never lost."""
+    write("a.yaml", yaml_with("p1: {candidate_key: Ga_417.2, wavelength_nm: 417.21}\np2: N2_337.1\n"))
+    write(
+        "b.csv",
+        f"data_id,peak_id,candidate_key,wavelength_nm\n{D1},p1,Ga_417.2,417.3\n{D1},p2,N2_337.1,337.05\n",
+    )
+    loaded = load_overrides(["a.yaml", "b.csv"])
+    assert [(o.peak_id, o.wavelength_nm, o.source) for o in loaded.overrides] == [
+        ("p1", 417.21, "a.yaml:4"),
+        ("p2", 337.05, "a.yaml:5"),
+    ]
+    again = "is declared again with the same candidate_key (first at a.yaml"
+    assert [str(warning) for warning in loaded.warnings] == [
+        f"b.csv:2: {D1}/p1 {again}:4), but wavelength_nm 417.3 here and 417.21 there; 417.21 is used",
+        f"b.csv:3: {D1}/p2 {again}:5); the wavelength_nm given here (337.05) is used",
+    ]
+
+
 def test_all_problems_of_all_files_are_raised_together_sorted(here: Path) -> None:
     """Every problem of every file comes in one FileErrors, sorted by path then line; nothing is returned."""
     write("b.yaml", yaml_with("p1: 417.2\nok: Ga_417.2\np3: yes\n", "entry-7") + "extra: 1\n")

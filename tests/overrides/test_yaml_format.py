@@ -15,7 +15,7 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from reconciler.models import Override
 from reconciler.overrides import load_overrides, render_yaml, strict_yaml, yaml_format
-from reconciler.overrides.rules import text_problem
+from reconciler.overrides.rules import Assignment, text_problem
 from tests.overrides.conftest import D1, D2, problems_of, write, yaml_with
 
 # The emitters a file may be written with: libyaml's where PyYAML has it, and PyYAML's own everywhere.
@@ -96,7 +96,7 @@ def test_every_yaml_problem_names_its_line(here: Path) -> None:
     """
     write("a.yaml", yaml_with(peaks))
     assert problems_of("a.yaml") == [
-        "a.yaml:6: unknown key 'candidate' (expected candidate_key, note)",
+        "a.yaml:6: unknown key 'candidate' (expected candidate_key, wavelength_nm, note)",
         "a.yaml:7: peak 'p2' must be a candidate_key or a mapping with candidate_key, got a list",
         "a.yaml:8: peak_id 0x1f is read by YAML as a number; quote it: '0x1f'",
     ]
@@ -246,3 +246,94 @@ def test_any_accepted_id_reads_back_unchanged(peaks: dict[str, str]) -> None:
     for dumper in EMITTERS:
         with mock.patch.object(yaml_format, "_DUMPER", dumper):
             assert read_back(render_yaml({D1: peaks} if peaks else {})) == peaks
+
+
+# --- wavelength_nm ---
+
+
+def test_long_form_takes_a_wavelength_as_an_int_or_a_float(here: Path) -> None:
+    """`wavelength_nm` in the long form is a number: YAML's int or float, in decimal notation."""
+    write(
+        "a.yaml",
+        yaml_with(
+            "p1: {candidate_key: Ga_417.2, wavelength_nm: 417.21}\n"
+            "p2:\n  candidate_key: N2_337.1\n  wavelength_nm: 337\n  note: by XPS\n"
+            "p3: {candidate_key: X_1, wavelength_nm: 4.1e+2}\n"
+        ),
+    )
+    assert [(o.peak_id, o.wavelength_nm, o.note) for o in load_overrides(["a.yaml"]).overrides] == [
+        ("p1", 417.21, None),
+        ("p2", 337.0, "by XPS"),
+        ("p3", 410.0, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"417.21"', "got the text '417.21' (write it without quotes)"),
+        ("' 417 '", "got the text ' 417 ' (write it without quotes)"),
+        ("about 417", "got the text 'about 417'"),
+        ("", "got nothing (leave wavelength_nm out when it is not known)"),
+        ("null", "got null (leave wavelength_nm out when it is not known)"),
+        ("yes", "got yes"),
+        (".inf", "got .inf"),
+        (".nan", "got .nan"),
+        ("0x1A0", "got 0x1A0"),
+        ("1:30", "got 1:30"),
+        ("[417.2]", "got a list"),
+    ],
+)
+def test_a_wavelength_that_is_not_a_decimal_number_is_refused(here: Path, value: str, message: str) -> None:
+    """Text (quoted numbers suggest unquoting), null, booleans, hex, sexagesimal, infinities: all refused."""
+    write("a.yaml", yaml_with(f"p1:\n  candidate_key: Ga_417.2\n  wavelength_nm: {value}\n"))
+    assert problems_of("a.yaml") == [
+        f"a.yaml:6: wavelength_nm must be a number of nm such as 417.21, {message}"
+    ]
+
+
+@pytest.mark.parametrize("value", ["0", "0.0", "-417.21", "100000", "1.0e+999"])
+def test_a_wavelength_no_peak_can_have_is_refused(here: Path, value: str) -> None:
+    """Zero, negative, 100000 nm and beyond (a float YAML reads as infinite too): refused, value named."""
+    write("a.yaml", yaml_with(f"p1: {{candidate_key: Ga_417.2, wavelength_nm: {value}}}\n"))
+    expected = f"a.yaml:4: wavelength_nm must be above 0 and below 100000 (nm), got {value}"
+    assert problems_of("a.yaml") == [expected]
+
+
+def test_wavelengths_and_notes_are_written_in_the_long_form_on_one_line(emitter: None) -> None:
+    """A peak with a wavelength (or note) is written `{candidate_key: …, wavelength_nm: …}`; reads back."""
+    peaks: dict[str, str | Assignment] = {
+        "p1": Assignment("Ga_417.2", 417.21),
+        "p2": Assignment("N2_337.1", 337.0, "reverts run 12"),
+        "p3": "X_1",
+        "p4": Assignment("Y_2"),
+        "p5": Assignment("Z_3", 1e-05),
+    }
+    text = render_yaml({D1: peaks})
+    assert text.splitlines()[3:] == [
+        "    p1: {candidate_key: Ga_417.2, wavelength_nm: 417.21}",
+        '    p2: {candidate_key: N2_337.1, wavelength_nm: 337.0, note: "reverts run 12"}',
+        "    p3: X_1",
+        "    p4: Y_2",
+        "    p5: {candidate_key: Z_3, wavelength_nm: 0.00001}",
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "exported.yaml")
+        path.write_text(text, encoding="utf-8")
+        read = [(o.candidate_key, o.wavelength_nm, o.note) for o in load_overrides([path]).overrides]
+    assert read == [
+        ("Ga_417.2", 417.21, None),
+        ("N2_337.1", 337.0, "reverts run 12"),
+        ("X_1", None, None),
+        ("Y_2", None, None),
+        ("Z_3", 1e-05, None),
+    ]
+
+
+@given(st.floats(min_value=0, max_value=100_000, exclude_min=True, exclude_max=True))
+def test_any_wavelength_reads_back_as_the_same_float(wavelength: float) -> None:
+    """Every wavelength the loader accepts is written as a YAML float that reads back bit for bit."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "exported.yaml")
+        path.write_text(render_yaml({D1: {"p1": Assignment("Ga_417.2", wavelength)}}), encoding="utf-8")
+        assert load_overrides([path]).overrides[0].wavelength_nm == wavelength
