@@ -19,7 +19,7 @@ from reconciler.models import Item, PatchRecord, Status
 
 log = logging.getLogger(__name__)
 
-SENDING = "sending"
+SENDING = "sending"  # the line before a PATCH, and the record's row until its outcome
 STOPPED = "stopped"  # a retry the run did not send: not patched
 UNKNOWN = "unknown"  # abandoned on the wire by a second signal: the server may have made it
 
@@ -61,7 +61,9 @@ def git_dirty(paths: Sequence[str]) -> bool | None:
     return None if changes is None else bool(changes.strip())
 
 
-def _outcome(record: PatchRecord) -> str:
+def outcome_of(record: PatchRecord) -> str:
+    """A PATCH's outcome in the trail's words (the audit log's and the record's): the item's status, or
+    `stopped` (a change still pending: a retry was not sent), or `unknown`."""
     if not record.known:
         return UNKNOWN
     return STOPPED if record.item.status is Status.CHANGE else record.item.status.value
@@ -89,7 +91,7 @@ class AuditLog:
         item = record.item
         self._write(
             item,
-            status=_outcome(record),
+            status=outcome_of(record),
             previous=record.previous,
             http_status=record.http_status,
             attempts=record.attempts,

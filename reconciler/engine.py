@@ -26,7 +26,7 @@ T = TypeVar("T")
 class Outcome:
     """What a run did: every item (sorted), and what stopped it early, if anything.
 
-    The stop's error (a refused key, an unreachable API, an audit log that cannot be written, more
+    The stop's error (a refused key, an unreachable API, an audit log or record that cannot be written, more
     changes than `--max-changes`, a bug) ends the run once the report of what was done is written.
     """
 
@@ -227,7 +227,7 @@ class Reconciler:
                 before_send=None if on_sending is None else lambda: on_sending(item),
             )
         except RecordError as exc:  # the `sending` line could not be written: the PATCH was not sent
-            self.client.stop(Stop(StopKind.UNRECORDABLE, "the audit log could not be written", exc))
+            self.client.stop(Stop(StopKind.UNRECORDABLE, exc.reason, exc))
             return replace(item, message=self._not_done("patched"))
         except RequestFailed as exc:
             reason = exc.reason
@@ -259,7 +259,7 @@ class Reconciler:
         try:
             hook(event)
         except RecordError as exc:
-            self.client.stop(Stop(StopKind.UNRECORDABLE, "the audit log could not be written", exc))
+            self.client.stop(Stop(StopKind.UNRECORDABLE, exc.reason, exc))
             return False
         return True
 

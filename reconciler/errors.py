@@ -7,7 +7,7 @@ ReconcileError (exit 1)
 ├── ConfigError ........... endpoint, key file or other settings are unusable
 ├── AuthError ............. the API refused the key (401/403); the run stops at once
 ├── UnreachableError ...... no request reached the API (connection errors in a row); the run stops
-├── RecordError ........... the audit log could not be written; nothing more is sent
+├── RecordError ........... the audit log or the record could not be written; nothing more is sent
 ├── SafetyLimitError ...... `--max-changes` exceeded; nothing was patched
 └── LockHeldError (exit 3)  another run holds `--lock-file`
 
@@ -85,7 +85,14 @@ class UnreachableError(ReconcileError):
 
 
 class RecordError(ReconcileError):
-    """The audit log could not be written: a PATCH that cannot be recorded is not made."""
+    """The audit log or the record could not be written: a PATCH that cannot be recorded is not made.
+
+    `reason` says which, in the report's words ("not patched: <reason>").
+    """
+
+    def __init__(self, message: str, *, reason: str = "the audit log could not be written") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SafetyLimitError(ReconcileError):

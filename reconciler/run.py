@@ -14,14 +14,23 @@ from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.document import SavedPlan, read_plan, write_json
 from reconciler.engine import Outcome, Reconciler
-from reconciler.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError, InputError
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ConfigError,
+    InputError,
+    ReconcileError,
+    RecordError,
+)
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.overrides import OverrideSet, load_overrides
 from reconciler.plan import Plan
 from reconciler.progress import progress_bar
-from reconciler.report import Report, write_markdown, write_text
+from reconciler.report import Report, summary, write_markdown, write_text
 from reconciler.retry import RetryPolicy
 from reconciler.settings import (
     DEFAULT_CONCURRENCY,
@@ -32,9 +41,11 @@ from reconciler.settings import (
     connector,
 )
 from reconciler.signals import stop_on_signals
+from reconciler.trails import RunRecorder, Trail, Trails
 
 if TYPE_CHECKING:
     from reconciler.audit import AuditLog
+    from reconciler.record import Record
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +79,7 @@ class RunOptions:
     audit_log: str | None = None
     wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE
     overwrite_conflicts: bool = False
+    state: str | None = None  # the record's database (`--state`, resolved); None: nothing is recorded
     verbose: bool = False
     quiet: bool = False
 
@@ -81,6 +93,7 @@ def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
     files, making folders), then run."""
     writes = {"--report": options.report_path, "--out": options.out_path, "--audit-log": options.audit_log}
     reads = {"--plan": options.plan_path, "--api-key-file": options.api_key_file}
+    (writes if options.command == "apply" else reads)["--state"] = options.state
     with run_lock(options.lock_file, overrides=options.paths, writes=writes, reads=reads):
         return _run(options, retry=retry)
 
@@ -109,9 +122,14 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
                 "make a new plan for this endpoint"
             )
         audit = _open_audit(stack, options, sources=sources)
+        record = _open_record(stack, options)
+        run_id = _begin_run(record, options, endpoint=connection.endpoint, sources=sources)
+        trails: list[Trail] = [audit] if audit is not None else []
+        if record is not None and run_id is not None:
+            trails.append(RunRecorder(record, run_id))
         entries, work = _work(options, overrides, saved)
         outcome = asyncio.run(
-            _execute(options, connection=connection, retry=retry, audit=audit, entries=entries, work=work)
+            _execute(options, connection=connection, retry=retry, trails=trails, entries=entries, work=work)
         )
         stop = outcome.stop
         report = Report(
@@ -128,8 +146,10 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         # Still under the lock: the files first and whole, stdout last, so that nothing which happens to
         # stdout can cost the record of PATCHes already sent.
         code = exit_code(report, options, interrupted=outcome.interrupted)
-        unwritten = _write_files(report, options)
+        unwritten: list[ReconcileError] = list(_write_files(report, options))
         code = _write_stdout(report, options, code)
+        if record is not None and run_id is not None:
+            unwritten += _end_run(record, run_id, report, _final_code(code, outcome.refused, unwritten))
     if outcome.refused is not None:
         for problem in unwritten:
             log.error("%s", problem)
@@ -137,6 +157,49 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
     if unwritten:
         raise unwritten[0]
     return code
+
+
+def _open_record(stack: ExitStack, options: RunOptions) -> Record | None:
+    """The record, if kept: `apply` creates it; `plan` only reads it (a missing one is empty)."""
+    if options.state is None:
+        return None
+    from reconciler.record import open_record
+
+    return stack.enter_context(open_record(options.state, create=options.command == "apply"))
+
+
+def _begin_run(
+    record: Record | None, options: RunOptions, *, endpoint: str, sources: Sequence[str]
+) -> int | None:
+    """Record the start of an `apply`, with the git commit of its sources; a `plan` records nothing."""
+    if record is None or options.command != "apply":
+        return None
+    from reconciler.audit import git_commit, git_dirty
+
+    return record.begin_run(
+        command="apply",
+        endpoint=endpoint,
+        sources=sources,
+        git_commit=git_commit(sources),
+        git_dirty=git_dirty(sources),
+        started_at=now_utc(),
+    )
+
+
+def _final_code(code: int, refused: BaseException | None, unwritten: Sequence[ReconcileError]) -> int:
+    """The exit code the run ends with: that of the error it raises, if any."""
+    if refused is not None:
+        return refused.exit_code if isinstance(refused, ReconcileError) else EXIT_FAILED
+    return unwritten[0].exit_code if unwritten else code
+
+
+def _end_run(record: Record, run_id: int, report: Report, code: int) -> list[ReconcileError]:
+    """Record the end of the run: its counts and exit code (the PATCHes are recorded already)."""
+    try:
+        record.end_run(run_id, counts=summary(report), exit_code=code, finished_at=now_utc())
+    except RecordError as exc:
+        return [exc]
+    return []
 
 
 def _open_audit(stack: ExitStack, options: RunOptions, *, sources: Sequence[str]) -> AuditLog | None:
@@ -153,7 +216,7 @@ async def _execute(
     *,
     connection: Connection,
     retry: RetryPolicy,
-    audit: AuditLog | None,
+    trails: Sequence[Trail],
     entries: int,
     work: Callable[[Reconciler], Awaitable[Outcome]],
 ) -> Outcome:
@@ -163,11 +226,12 @@ async def _execute(
     bar = progress_bar(entries, description=options.command, enabled=not options.quiet)
     async with client:
         with stop_on_signals(client.stop, client.abandon), bar as on_progress:
+            events = Trails(trails) if trails else None
             reconciler = Reconciler(
                 client,
                 concurrency=options.concurrency,
-                on_sending=audit.sending if audit is not None else None,
-                on_patch=audit.record if audit is not None else None,
+                on_sending=events.sending if events is not None else None,
+                on_patch=events.record if events is not None else None,
                 on_progress=on_progress,
                 wavelength_tolerance=options.wavelength_tolerance,
                 overwrite_conflicts=options.overwrite_conflicts,

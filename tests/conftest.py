@@ -20,6 +20,13 @@ def _no_backoff() -> Iterator[None]:
     retry.set_testing(False)
 
 
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record's default place is a fresh folder per test, never the real home; children inherit it."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("OES_RECONCILE_STATE", raising=False)
+
+
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """The sandbox seeded with the example data, with AS_API_ENDPOINT and AS_API_KEY pointing at it."""

@@ -23,7 +23,15 @@ class ConnectionArgs:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunArgs(ConnectionArgs):
+class StateArgs:
+    """Where the record is: `--state PATH`, or none with `--no-state` (both None/False: the default)."""
+
+    state: str | None
+    no_state: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunArgs(ConnectionArgs, StateArgs):
     """`plan` and `apply`."""
 
     command: Literal["plan", "apply"]
@@ -96,7 +104,37 @@ class SandboxArgs:
     quiet: bool = False
 
 
-Arguments = PlanArgs | ApplyArgs | ValidateArgs | ExportArgs | SandboxArgs
+@dataclass(frozen=True, kw_only=True)
+class RecordArgs(StateArgs):
+    """The commands that read the record of the endpoint in use and send nothing."""
+
+    endpoint: str | None
+    sandbox: bool
+    verbose: int
+    quiet: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryArgs(RecordArgs):
+    command: Literal["history"]
+    data_id: str | None
+    peak_id: str | None
+    runs: bool
+    format: Literal["text", "json"]
+    limit: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndoArgs(RecordArgs):
+    command: Literal["undo"]
+    run_id: int | None
+    last: bool
+    format: Literal["yaml", "csv"]
+    output: str | None
+    force: bool
+
+
+Arguments = PlanArgs | ApplyArgs | ValidateArgs | ExportArgs | SandboxArgs | HistoryArgs | UndoArgs
 
 _BY_COMMAND: dict[str, type[Arguments]] = {
     "plan": PlanArgs,
@@ -104,6 +142,8 @@ _BY_COMMAND: dict[str, type[Arguments]] = {
     "validate": ValidateArgs,
     "export": ExportArgs,
     "sandbox": SandboxArgs,
+    "history": HistoryArgs,
+    "undo": UndoArgs,
 }
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.arguments import (
@@ -14,15 +16,20 @@ from reconciler.cli.arguments import (
     Arguments,
     ConnectionArgs,
     ExportArgs,
+    HistoryArgs,
     PlanArgs,
+    RecordArgs,
     SandboxArgs,
+    StateArgs,
+    UndoArgs,
     ValidateArgs,
 )
-from reconciler.errors import ConfigError, InputError, ReconcileError
+from reconciler.errors import ConfigError, InputError, ReconcileError, UsageError
 from reconciler.logs import Redactor
 from reconciler.settings import Connection, ConnectionOptions, Connector, connector
 
 if TYPE_CHECKING:
+    from reconciler.record import Record
     from reconciler.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,10 @@ def dispatch(args: Arguments, *, redactor: Redactor) -> int:
         return export(args, redactor=redactor)
     if isinstance(args, ValidateArgs):
         return validate(args)
+    if isinstance(args, HistoryArgs):
+        return history(args)
+    if isinstance(args, UndoArgs):
+        return undo(args)
     return sandbox(args)
 
 
@@ -76,11 +87,8 @@ def _product_error(exc: SandboxError) -> ReconcileError:
 
 
 def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
-    """`plan` and `apply`."""
-    from reconciler.run import RunOptions, run
-
+    """`plan` and `apply`, each with its record (a temporary one for the in-process sandbox)."""
     applying = args if isinstance(args, ApplyArgs) else None
-    planning = args if isinstance(args, PlanArgs) else None
     plan_path = applying.plan if applying else None
     if plan_path is not None and args.paths:
         raise InputError("apply --plan takes no override paths: the saved plan says what to do")
@@ -91,6 +99,16 @@ def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
         )
     if plan_path is None and not args.paths:
         raise InputError(f"{args.command}: name at least one override file or directory")
+    with ExitStack() as stack:
+        state = _run_state(args, sandbox=args.sandbox, stack=stack)
+        return _run(args, plan_path=plan_path, state=state, redactor=redactor)
+
+
+def _run(args: PlanArgs | ApplyArgs, *, plan_path: str | None, state: str | None, redactor: Redactor) -> int:
+    from reconciler.run import RunOptions, run
+
+    applying = args if isinstance(args, ApplyArgs) else None
+    planning = args if isinstance(args, PlanArgs) else None
     options = RunOptions(
         command=args.command,
         paths=tuple(args.paths),
@@ -111,10 +129,116 @@ def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
         audit_log=applying.audit_log if applying else None,
         wavelength_tolerance=args.wavelength_tolerance,
         overwrite_conflicts=applying.overwrite_conflicts if applying else False,
+        state=state,
         verbose=args.verbose > 0,
         quiet=args.quiet,
     )
     return run(options)
+
+
+def _run_state(args: StateArgs, *, sandbox: bool, stack: ExitStack) -> str | None:
+    """The record of a run: as the options and environment say, or, for the in-process sandbox (a new
+    server seeded afresh each run), a temporary file that ends with the run unless --state names one."""
+    if sandbox and args.state is None and not args.no_state:
+        import tempfile
+
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="oes-reconcile-sandbox-"))
+        return str(Path(folder) / "state.db")
+    from reconciler.record import state_path
+
+    path = state_path(given=args.state, no_state=args.no_state, env=os.environ)
+    return None if path is None else str(path)
+
+
+def _record_path(args: HistoryArgs | UndoArgs) -> str:
+    """The record that `history` and `undo` read."""
+    if args.no_state:
+        raise UsageError(f"{args.command} reads the record: --no-state leaves none to read")
+    if args.sandbox and args.state is None:
+        raise UsageError(
+            f"{args.command} --sandbox: a run with --sandbox keeps its record in a temporary file, gone "
+            "when the run ends; give both the runs and this command the same --state PATH"
+        )
+    if args.sandbox and args.endpoint is not None:
+        raise UsageError(f"{args.command}: --sandbox and --endpoint name two endpoints; give one")
+    from reconciler.record import state_path
+
+    path = state_path(given=args.state, no_state=False, env=os.environ)
+    assert path is not None
+    return str(path)
+
+
+def _endpoints(record: Record, args: RecordArgs) -> list[str]:
+    """The endpoints whose record is shown: the one in use, resolved as `plan` resolves it (no key is
+    read: nothing is sent), or with --sandbox those of the sandbox runs (loopback, a new port each)."""
+    from urllib.parse import urlsplit
+
+    from reconciler.settings import is_loopback, resolve_endpoint
+
+    if args.sandbox:
+        return [url for url in record.endpoints() if is_loopback(urlsplit(url).hostname or "")]
+    return [resolve_endpoint(args.endpoint, env=os.environ, allow_insecure_http=True)]
+
+
+def history(args: HistoryArgs) -> int:
+    """What the record holds for the endpoint in use, newest first."""
+    import json
+
+    from reconciler import output
+    from reconciler.history import history_json, read_history, write_history_text
+    from reconciler.overrides.rules import data_id_problem, normalise_data_id
+    from reconciler.record import open_record
+
+    if args.data_id is not None and (problem := data_id_problem(args.data_id)):
+        raise InputError(f"history: {problem}")
+    data_id = None if args.data_id is None else normalise_data_id(args.data_id)
+    path = _record_path(args)
+    with open_record(path, create=False) as record:
+        endpoints = _endpoints(record, args)
+        found = read_history(
+            record, endpoints, data_id=data_id, peak_id=args.peak_id, runs_only=args.runs, limit=args.limit
+        )
+    if args.format == "json":
+        ascii_only = not output.stdout_is_unicode()
+        text = json.dumps(history_json(found), indent=2, ensure_ascii=ascii_only) + "\n"
+        problem = output.to_stdout(lambda out: out.write(text))
+    else:
+        shown = " ".join(endpoints) if endpoints else "the sandbox runs"
+        missing = "" if Path(path).exists() else " (no record there yet: apply creates it)"
+        where = f"{shown} in {path}{missing}"
+        problem = output.to_stdout(lambda out: write_history_text(found, out, where=where))
+    if problem is not None:
+        raise ConfigError(problem)
+    return 0
+
+
+def undo(args: UndoArgs) -> int:
+    """Write an override file that restores what a run changed; nothing is sent."""
+    from reconciler import output
+    from reconciler.export import output_target, write_output
+    from reconciler.paths import refuse_overlaps
+    from reconciler.record import open_record
+    from reconciler.undo import find_run, plan_undo, render_undo
+
+    if (args.run_id is None) == (not args.last):
+        raise UsageError("undo: name a RUN_ID, or pass --last for the last apply run (one of them)")
+    path = _record_path(args)
+    target = None
+    if args.output is not None:
+        refuse_overlaps(writes={"-o": args.output}, reads={"--state": path}, overrides=())
+        target = output_target(args.output, force=args.force)
+        output.prepare(target)
+    with open_record(path, create=False) as record:
+        run = find_run(record, _endpoints(record, args), run_id=None if args.last else args.run_id)
+        undone = plan_undo(record, run)
+    for peak in undone.unrestorable:
+        log.warning("not restored: %s", peak)
+    for (data_id, peak_id), later in sorted(undone.changed_later.items()):
+        log.warning("%s %s: run %d changed it again after run %d", data_id, peak_id, later, run.run_id)
+    write_output(render_undo(undone, format=args.format), target)
+    restored = sum(len(peaks) for peaks in undone.restore.values())
+    log.info("undo of run %d: %s set back", run.run_id, _plural(restored, "peak"))
+    return 0
 
 
 def validate(args: ValidateArgs) -> int:

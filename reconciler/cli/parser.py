@@ -179,7 +179,36 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
             action="store_true",
             help="patch peaks pinned on the platform since oes-reconcile set them (else: conflict)",
         )
+    _add_state(parser)
     _add_connection(parser)
+
+
+def _add_state(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the record").add_mutually_exclusive_group()
+    group.add_argument(
+        "--state",
+        metavar="PATH",
+        help="the record's database (default: OES_RECONCILE_STATE, else "
+        "$XDG_STATE_HOME/oes-reconcile/state.db, XDG_STATE_HOME defaulting to ~/.local/state)",
+    )
+    group.add_argument(
+        "--no-state", action="store_true", help="keep no record (then conflicts cannot be seen)"
+    )
+
+
+def _add_endpoint(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that reads the record of the endpoint in use, and sends nothing."""
+    group = parser.add_argument_group("endpoint (nothing is sent; no key is needed)")
+    group.add_argument(
+        "--endpoint", metavar="URL", help="whose record (default: AS_API_ENDPOINT, else Atomscale's)"
+    )
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="the runs made with --sandbox and the same --state (their record is temporary without it)",
+    )
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    group.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +229,41 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("-q", "--quiet", action="store_true", help="print nothing when the files are valid")
     _add_export(commands.add_parser("export", help="write an override file of entries' current assignments"))
     _add_sandbox(commands.add_parser("sandbox", help="serve a local stand-in of the API on 127.0.0.1"))
+    _add_history(commands.add_parser("history", help="what the record holds: runs and PATCHes, newest first"))
+    _add_undo(commands.add_parser("undo", help="write an override file that restores what a run changed"))
     return parser
+
+
+def _add_history(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Show what the record holds for the endpoint in use, newest first: the runs, and the PATCHes "
+        "(of one data entry, or one peak, if named). A PATCH whose run was killed before its outcome "
+        "was recorded shows as 'outcome unknown'."
+    )
+    parser.add_argument("data_id", nargs="?", metavar="DATA_ID")
+    parser.add_argument("peak_id", nargs="?", metavar="PEAK_ID")
+    parser.add_argument("--runs", action="store_true", help="the runs only")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--limit", type=_at_least_one, metavar="N", help="at most N runs and N PATCHes")
+    _add_state(parser)
+    _add_endpoint(parser)
+
+
+def _add_undo(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Write an override file that sets every peak a run applied back to the candidate it had "
+        "before, each with a note naming the run. Nothing is sent: review the file, commit it, apply "
+        "it. Peaks whose earlier candidate is unknown are listed in a comment (YAML) or on stderr."
+    )
+    parser.add_argument("run_id", nargs="?", type=_at_least_one, metavar="RUN_ID")
+    parser.add_argument("--last", action="store_true", help="the last apply run of this endpoint")
+    parser.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    parser.add_argument(
+        "-o", "--output", metavar="PATH", help="write here (whole, or not at all) instead of stdout"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing -o file")
+    _add_state(parser)
+    _add_endpoint(parser)
 
 
 def _add_export(parser: argparse.ArgumentParser) -> None:
