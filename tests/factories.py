@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.models import OESResult, Override
+from reconciler.models import Item, OESResult, Override, PatchRecord, Status
+from reconciler.record import Record
 
 ENTRY = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 OTHER = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"
@@ -127,3 +129,62 @@ def commit_all(folder: Path) -> str:
     subprocess.run([*git, "commit", "-qm", "overrides"], check=True)
     done = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
     return done.stdout.strip()
+
+
+# --- The record, built through its own API (as apply writes it) ---
+
+ENDPOINT = "https://api.example.test/"
+
+
+def change(
+    peak_id: str = "p1",
+    desired: str = "Ga_417.2",
+    *,
+    data_id: str = ENTRY,
+    current: str | None = "In_451.1",
+    element: str | None = "In",
+    manual: bool | None = True,
+    wavelength_nm: float | None = 417.1,
+) -> Item:
+    """A `change` item as the diff makes it: the peak's state before, and the wanted candidate."""
+    return Item(
+        data_id=data_id,
+        peak_id=peak_id,
+        desired=desired,
+        status=Status.CHANGE,
+        source="o.yaml:3",
+        current=current,
+        element=element,
+        manual=manual,
+        wavelength_nm=wavelength_nm,
+        last_updated="2024-01-15T10:35:00Z",
+    )
+
+
+def start_run(record: Record, *, endpoint: str = ENDPOINT, started_at: str = "2026-01-01T00:00:00Z") -> int:
+    return record.begin_run(
+        command="apply",
+        endpoint=endpoint,
+        sources=["o.yaml"],
+        git_commit="abc123",
+        git_dirty=False,
+        started_at=started_at,
+    )
+
+
+def patched(
+    record: Record,
+    run_id: int,
+    item: Item,
+    *,
+    status: Status | None = Status.APPLIED,
+    last_updated: str = "2026-01-01T00:00:01Z",
+    http_status: int | None = 200,
+) -> int:
+    """Record a PATCH of `item`: its `sending` row, then (unless `status` is None: a killed run) its
+    outcome, the entry's `last_updated` after it as the answer said."""
+    patch_id = record.sending(run_id, item)
+    if status is not None:
+        done = replace(item, status=status, last_updated=last_updated)
+        record.outcome(patch_id, PatchRecord(done, item.current, http_status, 1))
+    return patch_id

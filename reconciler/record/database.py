@@ -75,7 +75,7 @@ def open_record(path: str | os.PathLike[str], *, create: bool, clock: Clock = ut
     if not exists and not create:
         return _empty_record(shown, clock)
     if not exists:
-        _create_file(shown)
+        _create(shown)
     connection = _opened(shown, writable=create)
     try:
         version = _guarded(shown, lambda: _version(connection, shown))
@@ -127,13 +127,39 @@ def _check_file(path: str) -> bool:
     return True
 
 
-def _create_file(path: str) -> None:
-    """An empty database file, readable by its owner only; SQLite gives its -wal and -shm the same mode."""
+def _create(path: str) -> None:
+    """Make the database whole (WAL, its tables) beside `path`, readable by its owner only, then link it
+    into place: a run creating it at the same moment finds nothing or all of it, never half of it (two
+    runs switching one new file to WAL at once would find it locked). SQLite gives -wal and -shm the
+    database's mode."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.new")
     try:
-        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOCTTY, 0o600))
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOCTTY, 0o600))
     except OSError as exc:
         raise ConfigError(f"cannot create the record {path}: {exc.strerror}") from None
+    try:
+        connection = _opened(str(partial), writable=True)
+        try:
+            _guarded(path, lambda: _migrate(connection, path))
+        finally:
+            connection.close()
+        _link(partial, target)
+    finally:
+        for leftover in (partial, *(partial.with_name(partial.name + end) for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+
+
+def _link(partial: Path, target: Path) -> None:
+    """`partial` at `target` too, unless a database is there already (another run made it first)."""
+    try:
+        partial.hardlink_to(target)
+    except FileExistsError:
+        return
+    except OSError:  # a file system without hard links: a rename, which does not check as closely
+        if not target.exists():
+            partial.rename(target)
 
 
 def _connect(path: str, *, writable: bool) -> sqlite3.Connection:
@@ -152,13 +178,17 @@ def _connect(path: str, *, writable: bool) -> sqlite3.Connection:
 
 def _version(connection: sqlite3.Connection, path: str) -> int:
     """The schema version of the file; a newer one than this tool knows, or foreign tables, are refused."""
-    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    # One statement, one snapshot: another run may commit the tables and the version in between two.
+    found, tables = connection.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
+    version = int(found)
     if version > SCHEMA_VERSION:
         raise ConfigError(
             f"the record {path} was made by a newer oes-reconcile (schema {version}; this one knows up to "
             f"{SCHEMA_VERSION}); upgrade oes-reconcile, or name another file with --state"
         )
-    if version == 0 and connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+    if version == 0 and tables:
         raise ConfigError(
             f"{path} is an SQLite database that oes-reconcile did not make; name another file with --state"
         )
