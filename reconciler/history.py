@@ -12,6 +12,7 @@ from reconciler.record import PatchRow, Record, RunRow
 
 T = TypeVar("T")
 OUTCOME_UNKNOWN = "outcome unknown"  # a PATCH whose run was killed (or is running) before its outcome
+NOT_FINISHED = "not finished"  # a run killed, or still running
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _table(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[str]]) ->
 
 
 def _run_cells(run: RunRow) -> list[str]:
-    finished = run.finished_at or "did not finish"
+    finished = run.finished_at or NOT_FINISHED
     exit_code = "-" if run.exit_code is None else str(run.exit_code)
     return [str(run.run_id), run.command, run.started_at, finished, exit_code, _counts(run), _sources(run)]
 

@@ -85,7 +85,7 @@ def test_json_has_the_spec_shape_and_unknown_outcomes(path: Path) -> None:
     assert history_json(read(path, runs_only=True)).keys() == {"runs"}
 
 
-def test_text_says_outcome_unknown_and_did_not_finish(path: Path) -> None:
+def test_text_says_outcome_unknown_and_not_finished(path: Path) -> None:
     """The text tables name a killed run and its PATCH in words, and show element-only peaks as such."""
     out = io.StringIO()
     write_history_text(read(path), out, where=f"{ENDPOINT} in {path}")
@@ -93,7 +93,7 @@ def test_text_says_outcome_unknown_and_did_not_finish(path: Path) -> None:
     assert text.startswith(f"Runs at {ENDPOINT} in {path}, newest first:")
     lines = text.splitlines()
     killed = next(line for line in lines if line.strip().startswith("3  apply"))
-    assert "did not finish" in killed
+    assert "not finished" in killed
     assert any("outcome unknown" in line and "In_451.1 -> Ga_403.3" in line for line in lines)
     assert any("N2 (element) -> N2_337.1" in line for line in lines)
     assert "2 applied" in text

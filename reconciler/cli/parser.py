@@ -16,7 +16,9 @@ EPILOG = """\
 exit codes: 0 done (nothing failed); 1 invalid input, configuration or key, or anything not in sync
 after apply (plan: any error item); 2 plan --detailed-exitcode with changes pending; 3 lock held
 by another run; 130 interrupted.
-key: AS_API_KEY (or ATOMSCALE_API_KEY), or --api-key-file PATH; endpoint: --endpoint or AS_API_ENDPOINT."""
+key: AS_API_KEY (or ATOMSCALE_API_KEY), or --api-key-file PATH; endpoint: --endpoint or AS_API_ENDPOINT.
+record (what apply did, per endpoint): --state PATH, else OES_RECONCILE_STATE, else
+${XDG_STATE_HOME:-~/.local/state}/oes-reconcile/state.db; --no-state keeps none."""
 
 
 class Parser(argparse.ArgumentParser):

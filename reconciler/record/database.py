@@ -17,6 +17,7 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 10.0
 
 T = TypeVar("T")
+_NO_CTTY = getattr(os, "O_NOCTTY", 0)  # POSIX only
 
 # MIGRATIONS[n] takes the schema from version n to n + 1, each step in one transaction. A database made
 # by this version is created by running them all from 0.
@@ -136,7 +137,7 @@ def _create(path: str) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}.new")
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOCTTY, 0o600))
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_CTTY, 0o600))
     except OSError as exc:
         raise ConfigError(f"cannot create the record {path}: {exc.strerror}") from None
     try:
