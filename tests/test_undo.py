@@ -25,7 +25,8 @@ def record(tmp_path: Path) -> Record:
 
 def test_every_applied_peak_goes_back_with_a_note_naming_the_run(record: Record, tmp_path: Path) -> None:
     """Pinned before: back to its candidate. Not pinned before: back to its candidate, and the note says
-    it stays pinned (the API cannot unpin). Failed PATCHes changed nothing and are left out."""
+    it stays pinned (the API cannot unpin). Each carries the peak's wavelength when it was patched (a
+    peak renumbered since is `peak_moved`). Failed PATCHes changed nothing and are left out."""
     run_id = start_run(record)
     patched(record, run_id, change("p1", current="In_451.1", manual=True))
     patched(record, run_id, change("p2", current="N2_391.4", desired="N2_337.1", manual=False))
@@ -42,8 +43,10 @@ def test_every_applied_peak_goes_back_with_a_note_naming_the_run(record: Record,
     )
     written = tmp_path / "undo.yaml"
     written.write_text(render_undo(undo, format="yaml"))
-    loaded = {(o.peak_id, o.candidate_key, o.note) for o in load_overrides([written]).overrides}
-    assert loaded == {(peak, a.candidate_key, a.note) for peak, a in undo.restore[ENTRY].items()}
+    loaded = {
+        (o.peak_id, o.candidate_key, o.wavelength_nm, o.note) for o in load_overrides([written]).overrides
+    }
+    assert loaded == {(peak, a.candidate_key, 417.1, a.note) for peak, a in undo.restore[ENTRY].items()}
 
 
 def test_unknown_earlier_candidates_are_listed_with_the_reason(record: Record) -> None:
@@ -110,13 +113,14 @@ def test_a_run_whose_every_peak_is_unknown_cannot_be_undone(record: Record) -> N
 
 
 def test_csv_carries_the_notes(record: Record) -> None:
-    """--format csv: one row per peak with its note (CSV has no comments: the reasons go to stderr)."""
+    """--format csv: one row per peak with its wavelength and note (CSV has no comments: the reasons go
+    to stderr)."""
     run_id = start_run(record)
     patched(record, run_id, change("p1", data_id=OTHER))
     text = render_undo(plan_undo(record, find_run(record, [ENDPOINT], run_id=run_id)), format="csv")
-    assert (
-        text
-        == f'data_id,peak_id,candidate_key,note\n{OTHER},p1,In_451.1,"undo of run 1, which set Ga_417.2"\n'
+    assert text == (
+        "data_id,peak_id,candidate_key,wavelength_nm,note\n"
+        f'{OTHER},p1,In_451.1,417.1,"undo of run 1, which set Ga_417.2"\n'
     )
 
 
@@ -151,7 +155,7 @@ def test_undo_writes_to_stdout_and_refuses_to_overwrite(cli: Cli, tmp_path: Path
     assert "already exists" in ran.err
     assert existing.read_text() == "keep me"
     assert cli("undo", "1", *state, "-o", str(existing), "--force", "--format", "csv").code == 0
-    assert existing.read_text().startswith("data_id,peak_id,candidate_key,note\n")
+    assert existing.read_text().startswith("data_id,peak_id,candidate_key,wavelength_nm,note\n")
     ran = cli("undo", "1", *state, "-o", str(tmp_path / "state.db"), "--force")
     assert ran.code == 1
     assert "is also the --state" in ran.err
