@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.document import SavedPlan, read_plan, write_json
-from reconciler.engine import Outcome, Reconciler
+from reconciler.engine import Memory, Outcome, Reconciler
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_FAILED,
@@ -127,7 +128,8 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         trails: list[Trail] = [audit] if audit is not None else []
         if record is not None and run_id is not None:
             trails.append(RunRecorder(record, run_id))
-        entries, work = _work(options, overrides, saved)
+        memory = _memory(record, overrides, endpoint=connection.endpoint)
+        entries, work = _work(options, overrides, saved, memory)
         outcome = asyncio.run(
             _execute(options, connection=connection, retry=retry, trails=trails, entries=entries, work=work)
         )
@@ -160,8 +162,9 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
 
 
 def _open_record(stack: ExitStack, options: RunOptions) -> Record | None:
-    """The record, if kept: `apply` creates it; `plan` only reads it (a missing one is empty)."""
-    if options.state is None:
+    """The record, if kept: `apply` creates it; `plan` only reads it, and without one (a pull request's CI
+    job, a first run) keeps the first-wave comparisons, as with --no-state."""
+    if options.state is None or (options.command == "plan" and not os.path.lexists(options.state)):
         return None
     from reconciler.record import open_record
 
@@ -239,8 +242,16 @@ async def _execute(
             return await work(reconciler)
 
 
+def _memory(record: Record | None, overrides: OverrideSet | None, *, endpoint: str) -> Memory | None:
+    """What the record remembers of the entries the files name (None without a record: the first-wave
+    comparisons stay); a saved plan was decided when it was made and needs none."""
+    if record is None or overrides is None:
+        return None
+    return record.memory(endpoint, {override.data_id for override in overrides.overrides})
+
+
 def _work(
-    options: RunOptions, overrides: OverrideSet | None, saved: SavedPlan | None
+    options: RunOptions, overrides: OverrideSet | None, saved: SavedPlan | None, memory: Memory | None
 ) -> tuple[int, Callable[[Reconciler], Awaitable[Outcome]]]:
     """How many entries the run visits (for progress), and what it does with the reconciler."""
     if saved is not None:
@@ -253,8 +264,8 @@ def _work(
     wanted = overrides.overrides
     entries = len(by_entry(wanted))
     if options.command == "plan":
-        return entries, lambda r: r.plan(wanted)
-    return entries, lambda r: r.apply(wanted, max_changes=options.max_changes)
+        return entries, lambda r: r.plan(wanted, memory=memory)
+    return entries, lambda r: r.apply(wanted, max_changes=options.max_changes, memory=memory)
 
 
 def _write_files(report: Report, options: RunOptions) -> list[ConfigError]:
