@@ -23,6 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# How a command that ends without an error exits (SPEC "Exit codes"); an error carries its own code.
+EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 
 class ReconcileError(Exception):
     """Root of every error the CLI turns into a message and an exit code."""

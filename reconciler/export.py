@@ -12,12 +12,11 @@ from pathlib import Path
 from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.diff import NO_ENTRY
-from reconciler.errors import ConfigError, InputError, RequestFailed, RunStopped
+from reconciler.errors import EXIT_FAILED, EXIT_OK, ConfigError, InputError, RequestFailed, RunStopped
 from reconciler.models import OESResult, PeakState
 from reconciler.overrides import Assignments, render_csv, render_yaml
 from reconciler.overrides.rules import data_id_problem, normalise_data_id, text_problem
 from reconciler.retry import RetryPolicy
-from reconciler.run import EXIT_FAILED, EXIT_OK
 from reconciler.settings import Connection, ConnectionOptions, Connector, connector
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from reconciler import output
 from reconciler.api import ApiClient
 from reconciler.document import SavedPlan, read_plan, write_json
 from reconciler.engine import Outcome, Reconciler
-from reconciler.errors import ConfigError, InputError
+from reconciler.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError, InputError
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.overrides import OverrideSet, load_overrides
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 NOT_IN_SYNC_AFTER_APPLY = frozenset(Status) - {Status.IN_SYNC, Status.APPLIED}
 
 
