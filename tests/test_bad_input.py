@@ -14,6 +14,8 @@ import yaml
 from reconciler.sandbox import Sandbox
 from tests.conftest import Cli, Ran
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 EXPECTED: dict[str, str] = json.loads((BAD / "EXPECTED.json").read_text(encoding="utf-8"))
 NOTHING_SENT = "; nothing was sent."

@@ -17,6 +17,8 @@ from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
 from tests.factories import commit_all
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"  # shape "key"
 INGAN = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"  # shape "map"
 ALN = "5b6e8f2a-9c4d-4e1f-8a7b-2d3c4e5f6a7b"  # shape "element"

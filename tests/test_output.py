@@ -41,6 +41,7 @@ def test_failed_write_leaves_neither_half_a_file_nor_debris(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
+@pytest.mark.slow
 def test_report_path_that_is_a_folder_fails_before_any_request(
     sandbox: Sandbox, cli: Cli, tmp_path: Path
 ) -> None:
@@ -51,6 +52,7 @@ def test_report_path_that_is_a_folder_fails_before_any_request(
     assert sandbox.stats()["requests"] == 0
 
 
+@pytest.mark.slow
 def test_export_into_a_new_folder(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
     """`export -o overrides/current.yaml` in a fresh repository makes the folder."""
     target = tmp_path / "overrides" / "current.yaml"

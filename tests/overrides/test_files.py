@@ -534,6 +534,7 @@ def test_unreadable_folder_named_explicitly_says_so(shared_here: Path) -> None:
 # --- The CLI ---
 
 
+@pytest.mark.slow
 @needs_fifo
 @needs_unix_socket
 def test_validate_in_a_real_process_lists_every_special_file_and_exits_1(here: Path) -> None:
