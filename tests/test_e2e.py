@@ -287,6 +287,20 @@ def test_validate_is_offline(cli: Cli, overrides: Path, monkeypatch: pytest.Monk
     assert (ran.code, ran.out) == (0, "Valid: 7 overrides for 4 data entries in 2 files.\n")
 
 
+def test_an_override_declared_twice_alike_is_a_warning_for_validate_plan_and_apply(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path
+) -> None:
+    """The same override in a YAML and a CSV file: every command warns, naming both places, and goes on."""
+    (tmp_path / "a.yaml").write_text(f"version: 1\noverrides:\n  {GAN}:\n    p1: Ga_417.2\n")
+    (tmp_path / "b.csv").write_text(f"data_id,peak_id,candidate_key\n{GAN},p1,Ga_417.2\n")
+    warning = f"{tmp_path}/b.csv:2: {GAN}/p1 is declared again with the same candidate_key (first at "
+    for command in ("validate", "plan", "apply"):
+        ran = cli(command, str(tmp_path / "a.yaml"), str(tmp_path / "b.csv"))
+        assert ran.code == 0, ran.err
+        assert warning in ran.err
+    assert sandbox.stats()["by_method"]["PATCH"] == 1
+
+
 def test_invalid_file_sends_nothing(sandbox: Sandbox, cli: Cli, overrides: Path) -> None:
     """One invalid file among valid ones: exit 1, path:line listed, not one request."""
     (overrides / "broken.yaml").write_text("version: 1\noverrides:\n  not-a-uuid:\n    p1: Ga_417.2\n")
