@@ -71,6 +71,12 @@ def test_text_after_a_closing_quote_is_refused_at_its_line(here: Path) -> None:
     assert problems_of("a.csv") == ["a.csv:2: invalid CSV: ',' expected after '\"'"]
 
 
+def test_a_long_bad_value_is_shown_cut_short(here: Path) -> None:
+    """A 60-character data_id that is no UUID is named by its first 40 characters and an ellipsis."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{'run-' * 15},p1,Ga_417.2\n")
+    assert problems_of("a.csv") == [f"a.csv:2: data_id {'run-' * 10!r}… is not a UUID"]
+
+
 def test_csv_every_problem_of_a_row_is_listed(here: Path) -> None:
     """Each bad field of a row is its own problem, at the row's physical line."""
     write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\nnope,,\n")
