@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-smoke clean
+.PHONY: demo test test-fast lint typecheck contracts unit bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest -q
+# The layer contracts of pyproject.toml [tool.importlinter]: no stage imports a stage above it.
+contracts: $(STAMP)
+	$(BIN)/lint-imports
 
-test: lint typecheck unit bench-smoke
+# The whole suite under coverage, child processes included; below the floor (fail_under) it fails.
+unit: $(STAMP)
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report
+
+# The tests that start no server and no process, in seconds: for the edit-test loop, not for CI.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
+test: lint typecheck contracts unit bench-smoke
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
@@ -34,4 +46,4 @@ bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/run.py --smoke
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache .coverage .coverage.* htmlcov

@@ -86,10 +86,35 @@ def test_a_folder_as_audit_log_is_refused(tmp_path: Path) -> None:
         pass
 
 
+def test_a_fifo_with_a_reader_as_audit_log_is_refused(tmp_path: Path) -> None:
+    """A FIFO that someone reads opens at once, but it is no file to append to: refused, nothing written."""
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with (
+            pytest.raises(ConfigError, match=f"--audit-log {fifo} is not a regular file"),
+            open_audit_log(str(fifo), sources=[]),
+        ):
+            pass
+        assert os.read(reader, 100) == b""
+    finally:
+        os.close(reader)
+
+
 def test_no_commit_outside_a_git_work_tree(tmp_path: Path) -> None:
     """Override files outside git: the commit is null, not an error."""
     (tmp_path / "o.yaml").write_text("version: 1\noverrides: {}\n")
     assert git_commit([str(tmp_path / "o.yaml")]) is None
+
+
+def test_no_commit_and_no_error_without_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine without git the commit and the dirty flag are null, and the run goes on."""
+    (tmp_path / "o.yaml").write_text("version: 1\noverrides: {}\n")
+    commit_all(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert git_commit([str(tmp_path / "o.yaml")]) is None
+    assert git_dirty([str(tmp_path / "o.yaml")]) is None
 
 
 def test_commit_of_the_work_tree_holding_the_files(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
 from tests.factories import commit_all
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"  # shape "key"
 INGAN = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"  # shape "map"
 ALN = "5b6e8f2a-9c4d-4e1f-8a7b-2d3c4e5f6a7b"  # shape "element"
@@ -284,6 +286,20 @@ def test_validate_is_offline(cli: Cli, overrides: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("AS_API_ENDPOINT", "http://127.0.0.1:9/")
     ran = cli("validate", str(overrides))
     assert (ran.code, ran.out) == (0, "Valid: 7 overrides for 4 data entries in 2 files.\n")
+
+
+def test_an_override_declared_twice_alike_is_a_warning_for_validate_plan_and_apply(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path
+) -> None:
+    """The same override in a YAML and a CSV file: every command warns, naming both places, and goes on."""
+    (tmp_path / "a.yaml").write_text(f"version: 1\noverrides:\n  {GAN}:\n    p1: Ga_417.2\n")
+    (tmp_path / "b.csv").write_text(f"data_id,peak_id,candidate_key\n{GAN},p1,Ga_417.2\n")
+    warning = f"{tmp_path}/b.csv:2: {GAN}/p1 is declared again with the same candidate_key (first at "
+    for command in ("validate", "plan", "apply"):
+        ran = cli(command, str(tmp_path / "a.yaml"), str(tmp_path / "b.csv"))
+        assert ran.code == 0, ran.err
+        assert warning in ran.err
+    assert sandbox.stats()["by_method"]["PATCH"] == 1
 
 
 def test_invalid_file_sends_nothing(sandbox: Sandbox, cli: Cli, overrides: Path) -> None:

@@ -19,6 +19,8 @@ from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli
 from tests.factories import ENTRY, peak_by_element, peak_with_key, result_doc
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"  # `candidate_key` on each peak; p2 pinned, p1 not
 INGAN = "3c0f6a7e-1b1d-4a8e-9a51-0f8f1f2c9d10"  # candidates as a mapping with `selected`
 ALN = "5b6e8f2a-9c4d-4e1f-8a7b-2d3c4e5f6a7b"  # element and manual only: nothing to export

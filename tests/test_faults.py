@@ -24,6 +24,8 @@ from reconciler.sandbox.data import SHAPES
 from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 ENTRIES, PEAKS, DIFFERING = 8, 3, 2  # 24 overrides, 16 of them changes, every peak shape twice
 BY_ELEMENT = ENTRIES // len(SHAPES)  # entries in the element-only shape: headlines count their matches apart
 Wanted = list[tuple[str, str, str]]

@@ -83,6 +83,7 @@ def test_lock_is_released_and_cleared_when_the_run_fails(tmp_path: Path) -> None
         pass
 
 
+@pytest.mark.slow
 def test_lock_of_a_killed_process_is_released_by_the_os(tmp_path: Path) -> None:
     """A holder that dies without cleaning up does not block the next run, which takes its file over."""
     path = tmp_path / "run.lock"

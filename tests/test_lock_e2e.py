@@ -19,6 +19,8 @@ from reconciler.sandbox import Sandbox
 from tests.conftest import Cli
 from tests.test_e2e import CLEAN_CSV, CLEAN_YAML
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 WAIT = 20.0  # the longest a child process may take before the test fails instead of hanging
 HOLD = """\
 import sys

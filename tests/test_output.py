@@ -26,6 +26,15 @@ def test_prepare_refuses_a_folder(tmp_path: Path) -> None:
         prepare(str(tmp_path))
 
 
+def test_prepare_refuses_a_device_and_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    """`--report /dev/null` is no file to write a report to; nor is a path below a regular file."""
+    with pytest.raises(ConfigError, match="/dev/null is a character device, not a regular file"):
+        prepare("/dev/null")
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(ConfigError, match=r"the folder of .*/plain/day/r\.json: Not a directory"):
+        prepare(str(tmp_path / "plain" / "day" / "r.json"))
+
+
 def test_failed_write_leaves_neither_half_a_file_nor_debris(tmp_path: Path) -> None:
     """If writing fails midway, the old file is intact and no temporary file is left."""
     target = tmp_path / "report.json"
@@ -41,6 +50,7 @@ def test_failed_write_leaves_neither_half_a_file_nor_debris(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
+@pytest.mark.slow
 def test_report_path_that_is_a_folder_fails_before_any_request(
     sandbox: Sandbox, cli: Cli, tmp_path: Path
 ) -> None:
@@ -51,6 +61,7 @@ def test_report_path_that_is_a_folder_fails_before_any_request(
     assert sandbox.stats()["requests"] == 0
 
 
+@pytest.mark.slow
 def test_export_into_a_new_folder(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
     """`export -o overrides/current.yaml` in a fresh repository makes the folder."""
     target = tmp_path / "overrides" / "current.yaml"

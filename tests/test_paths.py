@@ -75,6 +75,7 @@ def test_separate_files_pass(folder: Path, monkeypatch: pytest.MonkeyPatch) -> N
         ("plan", "--report", "link.json", "ov/"),
     ],
 )
+@pytest.mark.slow
 def test_no_run_writes_over_its_own_inputs(
     sandbox: Sandbox, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
 ) -> None:

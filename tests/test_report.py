@@ -510,6 +510,7 @@ def test_html_text_escapes_markup_and_folds_lines() -> None:
 # --- End to end, the real CLI against the sandbox ---
 
 
+@pytest.mark.slow
 def test_example_plan_counts_its_element_only_match(sandbox: Sandbox, cli: Cli) -> None:
     """The sandbox's AlN entry shows elements only: its match is counted apart in text and markdown."""
     ran = cli("plan", "examples/overrides.yaml")
@@ -518,6 +519,7 @@ def test_example_plan_counts_its_element_only_match(sandbox: Sandbox, cli: Cli) 
     assert "in sync (1 by element only)" in markdown.splitlines()[2]
 
 
+@pytest.mark.slow
 def test_a_refused_key_never_reads_no_changes(
     sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -530,6 +532,7 @@ def test_a_refused_key_never_reads_no_changes(
     assert "fetched" in last
 
 
+@pytest.mark.slow
 def test_a_hostile_note_through_the_cli_is_escaped(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
     """A note from an override file reaches the markdown report escaped, the table intact."""
     overrides = tmp_path / "o.yaml"

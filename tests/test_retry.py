@@ -51,6 +51,11 @@ def test_retry_after_as_http_date() -> None:
     assert parse_retry_after("Sun, 29 Nov 2026 07:00:42 GMT", now=NOW) == 42.0
 
 
+def test_retry_after_as_a_date_without_a_zone_is_read_as_utc() -> None:
+    """An HTTP date whose zone is `-0000` (unknown) is taken as UTC, as `GMT` is."""
+    assert parse_retry_after("Sun, 29 Nov 2026 07:00:42 -0000", now=NOW) == 42.0
+
+
 def test_retry_after_is_capped_and_never_negative() -> None:
     """A huge `Retry-After` is capped at 120 s; a date in the past means no extra wait."""
     assert parse_retry_after("86400", now=NOW) == 120.0

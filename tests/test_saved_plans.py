@@ -19,6 +19,8 @@ from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_faults import write_overrides
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 PINNED = "a7c3e9d1-2f4b-4c6d-8e0f-1a2b3c4d5e6f"
 ALUMINIUM = "b8d4f0e2-3a5c-4d7e-9f10-2b3c4d5e6f70"

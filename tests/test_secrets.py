@@ -22,6 +22,8 @@ from reconciler import engine
 from reconciler.sandbox import Faults, Sandbox
 from tests.conftest import Cli, Ran
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 KEY = "sk-LEAKCHECK-7f3a9c1e5d2b4a6f8e0c"
 WRONG_KEY = "sk-LEAKCHECK-WRONG-0d9e8f7a6b5c"
 MARK = "LEAKCHECK"  # in both keys: a leak of either, even in part or escaped, shows it

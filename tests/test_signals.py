@@ -20,6 +20,8 @@ from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
 from tests.conftest import Cli
 from tests.test_faults import not_as_wanted, patch_requests, write_overrides
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 NOT_FETCHED = "not fetched: the run was interrupted"
 NOT_PATCHED = "not patched: the run was interrupted"
 

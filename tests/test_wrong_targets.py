@@ -16,6 +16,8 @@ import pytest
 from reconciler.sandbox import Sandbox
 from tests.conftest import Cli
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 GAN = "d290f1ee-6c54-4b01-90e6-d701748f0851"  # an entry of the example data (peaks p1, p2, p3, p5)
 KEY = "loopback-key-0123456789"
 Answer = tuple[int, dict[str, str], bytes]

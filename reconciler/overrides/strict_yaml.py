@@ -84,7 +84,7 @@ class _PureLoader(Reader, Scanner, Parser, _StrictComposer):
 
 def _loader_class() -> tuple[Callable[[str], _StrictComposer], bool]:
     """The loader to use, and whether its reader errors count bytes (libyaml) or characters."""
-    if not yaml.__with_libyaml__:
+    if not yaml.__with_libyaml__:  # pragma: no cover (libyaml is here; tests patch _LOADER to _PureLoader)
         return _PureLoader, False
     from yaml._yaml import CParser
 

@@ -340,7 +340,7 @@ def _dumper_class() -> type[yaml.SafeDumper] | type[CDumper]:
         from yaml.cyaml import CSafeDumper
 
         return CSafeDumper
-    return yaml.SafeDumper
+    return yaml.SafeDumper  # pragma: no cover (libyaml is here; the tests patch _DUMPER to this emitter)
 
 
 _DUMPER = _dumper_class()

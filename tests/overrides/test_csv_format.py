@@ -59,6 +59,24 @@ def test_csv_short_row_and_blank_lines(here: Path) -> None:
     assert [(o.line, o.note) for o in load_overrides(["a.csv"]).overrides] == [(3, None), (5, "why")]
 
 
+def test_empty_rows_before_the_header_are_skipped(here: Path) -> None:
+    """A spreadsheet that saved an empty row (`,,`) above the header: the header is still found."""
+    write("a.csv", f",,\ndata_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n")
+    assert [(o.peak_id, o.line) for o in load_overrides(["a.csv"]).overrides] == [("p1", 3)]
+
+
+def test_text_after_a_closing_quote_is_refused_at_its_line(here: Path) -> None:
+    """`"p1"x` is no CSV field: refused at its line, in the csv module's words."""
+    write("a.csv", f'data_id,peak_id,candidate_key\n{D1},"p1"x,Ga_417.2\n')
+    assert problems_of("a.csv") == ["a.csv:2: invalid CSV: ',' expected after '\"'"]
+
+
+def test_a_long_bad_value_is_shown_cut_short(here: Path) -> None:
+    """A 60-character data_id that is no UUID is named by its first 40 characters and an ellipsis."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{'run-' * 15},p1,Ga_417.2\n")
+    assert problems_of("a.csv") == [f"a.csv:2: data_id {'run-' * 10!r}… is not a UUID"]
+
+
 def test_csv_every_problem_of_a_row_is_listed(here: Path) -> None:
     """Each bad field of a row is its own problem, at the row's physical line."""
     write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\nnope,,\n")
@@ -260,6 +278,12 @@ def test_windows_1252_is_refused_naming_the_byte_its_character_and_line(here: Pa
         f"data_id,peak_id,candidate_key,note\n{D1},p1,Ga_417.2,\n{D2},p2,X_1,Cécile\n".encode("cp1252"),
     )
     assert problems_of("a.csv") == [f"a.csv:3: not valid UTF-8 (byte 0xe9, 'é' in Windows-1252); {SAVE_AS}"]
+
+
+def test_a_byte_windows_1252_leaves_undefined_is_named_alone(here: Path) -> None:
+    """A byte that is neither UTF-8 nor a Windows-1252 character (0x81): named, with no character guessed."""
+    write("a.csv", b"data_id,peak_id,candidate_key\n" + D1.encode() + b",p1,Ga\x81417.2\n")
+    assert problems_of("a.csv") == [f"a.csv:2: not valid UTF-8 (byte 0x81); {SAVE_AS}"]
 
 
 def test_workbook_renamed_to_csv_is_refused_as_a_workbook(here: Path) -> None:

@@ -132,6 +132,12 @@ def test_paths_that_are_not_override_files(here: Path) -> None:
     ]
 
 
+def test_a_name_too_long_for_the_file_system_is_a_problem_not_a_traceback(here: Path) -> None:
+    """A path whose name is over the system's limit is a problem naming the system's reason."""
+    name = "x" * 300 + ".yaml"
+    assert problems_of(name) == [f"{name}: cannot read: File name too long"]
+
+
 def test_file_over_50_mb_is_refused_without_being_read(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file over 50 MB is refused from its size alone: it is never opened."""
     with Path("big.yaml").open("wb") as big:
@@ -534,6 +540,7 @@ def test_unreadable_folder_named_explicitly_says_so(shared_here: Path) -> None:
 # --- The CLI ---
 
 
+@pytest.mark.slow
 @needs_fifo
 @needs_unix_socket
 def test_validate_in_a_real_process_lists_every_special_file_and_exits_1(here: Path) -> None:

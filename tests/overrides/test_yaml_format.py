@@ -110,6 +110,34 @@ def test_alias_bomb_is_refused_before_any_expansion(here: Path) -> None:
     assert problems_of("bomb.yaml") == ["bomb.yaml:3: anchors and aliases are not allowed (found '&l0')"]
 
 
+def test_a_value_starting_with_a_star_is_an_alias_and_refused(here: Path) -> None:
+    """`p1: *Ga` is a YAML alias, not text: refused at its line, naming it (quote it to mean the text)."""
+    write("a.yaml", yaml_with("p1: *Ga\n"))
+    assert problems_of("a.yaml") == ["a.yaml:4: anchors and aliases are not allowed (found '*Ga')"]
+
+
+def test_a_candidate_key_indented_one_level_too_deep_names_what_it_got(here: Path) -> None:
+    """A candidate_key that YAML reads as a list or a mapping is refused at its line, saying which."""
+    peaks = """\
+        p1:
+          candidate_key: [Ga_417.2]
+        p2:
+          candidate_key:
+            Ga_417.2: yes
+    """
+    write("a.yaml", yaml_with(peaks))
+    assert problems_of("a.yaml") == [
+        "a.yaml:5: candidate_key must be a string, got a list",
+        "a.yaml:8: candidate_key must be a string, got a mapping",
+    ]
+
+
+def test_an_entry_without_peaks_yet_is_no_override(here: Path) -> None:
+    """A data_id written with nothing under it (peaks to come) is accepted and adds nothing."""
+    write("a.yaml", f"version: 1\noverrides:\n  {D1}:\n  {D2}:\n    p1: Ga_417.2\n")
+    assert [(o.data_id, o.peak_id) for o in load_overrides(["a.yaml"]).overrides] == [(D2, "p1")]
+
+
 # --- Writing ---
 
 

@@ -41,6 +41,7 @@ def test_sandbox_errors_are_shown_as_the_tools_own(
     assert ran.err.startswith(message.format(missing=missing))
 
 
+@pytest.mark.slow
 def test_a_plan_saved_with_sandbox_applies_with_sandbox(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,6 +55,7 @@ def test_a_plan_saved_with_sandbox_applies_with_sandbox(
     assert not [thread for thread in threading.enumerate() if thread.name == "oes-sandbox"]
 
 
+@pytest.mark.slow
 def test_a_plan_saved_with_sandbox_is_refused_by_another_endpoint(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,8 @@ from reconciler.models import OESResult
 from reconciler.sandbox import Faults, Sandbox, SandboxError
 from tests.sandbox.conftest import KEY_ID, MAP_ID, connect, patch, peak_in
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "401"])
 def test_status_faults_answer_that_status(sandbox: Sandbox, client: httpx.Client, kind: str) -> None:

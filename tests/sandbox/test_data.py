@@ -29,6 +29,7 @@ from tests.sandbox.conftest import (
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data_id", [entry["data_id"] for entry in SEED])
 def test_results_carry_the_documented_fields(client: httpx.Client, data_id: str) -> None:
     """Every result has the documented top-level fields, with spectra of equal length."""
@@ -41,6 +42,7 @@ def test_results_carry_the_documented_fields(client: httpx.Client, data_id: str)
     assert document["last_updated"].endswith("Z")
 
 
+@pytest.mark.slow
 def test_key_shape_has_candidate_key_and_keyed_candidates(client: httpx.Client) -> None:
     """Shape "key": `candidate_key` plus candidates as objects carrying `key`, measured != line."""
     peak = peak_in(client.get(f"oes/{KEY_ID}").json(), "p1")
@@ -49,6 +51,7 @@ def test_key_shape_has_candidate_key_and_keyed_candidates(client: httpx.Client) 
     assert all(c["wavelength_nm"] != peak["wavelength_nm"] for c in peak["candidates"])
 
 
+@pytest.mark.slow
 def test_map_shape_marks_exactly_one_selected(client: httpx.Client) -> None:
     """Shape "map": no `candidate_key`; a mapping from key to object, one of them selected."""
     peak = peak_in(client.get(f"oes/{MAP_ID}").json(), "p4")
@@ -56,6 +59,7 @@ def test_map_shape_marks_exactly_one_selected(client: httpx.Client) -> None:
     assert {key for key, body in peak["candidates"].items() if body["selected"]} == {"In_451.1"}
 
 
+@pytest.mark.slow
 def test_list_shape_keys_candidates_by_candidate_key(client: httpx.Client) -> None:
     """Shape "list": no `candidate_key`; a list of objects keyed `candidate_key` with `selected` flags."""
     peak = peak_in(client.get(f"oes/{LIST_ID}").json(), "p2")
@@ -66,6 +70,7 @@ def test_list_shape_keys_candidates_by_candidate_key(client: httpx.Client) -> No
     ]
 
 
+@pytest.mark.slow
 def test_element_shape_renders_only_the_documented_fields(client: httpx.Client) -> None:
     """Shape "element": exactly `{peak_id, wavelength_nm, element, manual}`; hidden candidates stay hidden."""
     document = client.get(f"oes/{ELEMENT_ID}").json()
@@ -80,6 +85,7 @@ def test_element_shape_renders_only_the_documented_fields(client: httpx.Client) 
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("data_id", "peak_id", "seen"),
     [
@@ -126,6 +132,7 @@ def test_seed_data_is_deterministic() -> None:
     assert example_data_json() == example_data_json()
 
 
+@pytest.mark.slow
 def test_data_files_round_trip(tmp_path: Path) -> None:
     """The printed seed data and a sandbox's current entries are data files `load_entries` reads back."""
     path = tmp_path / "data.json"

@@ -11,6 +11,8 @@ import pytest
 from reconciler.sandbox import Sandbox, SandboxError
 from tests.sandbox.conftest import KEY_ID, MAP_ID, SEED, connect
 
+pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
+
 
 @pytest.mark.parametrize("key", [None, "wrong"])
 @pytest.mark.parametrize("path", [f"oes/{KEY_ID}", "_sandbox/stats"])

@@ -34,6 +34,7 @@ from tests.sandbox.conftest import (
         (ELEMENT_ID, "p2", "N2_337.1", None),
     ],
 )
+@pytest.mark.slow
 def test_patch_applies_and_pins_in_every_shape(
     client: httpx.Client, data_id: str, peak_id: str, key: str, applied: str | None
 ) -> None:
@@ -50,6 +51,7 @@ def test_patch_applies_and_pins_in_every_shape(
         assert document["sample"] == before["sample"]
 
 
+@pytest.mark.slow
 def test_patch_moves_the_selected_flag(client: httpx.Client) -> None:
     """In the flagged shapes exactly one candidate stays selected: the new one."""
     document = patch(client, MAP_ID, "p4", "Ga_417.2").json()
@@ -58,6 +60,7 @@ def test_patch_moves_the_selected_flag(client: httpx.Client) -> None:
     }
 
 
+@pytest.mark.slow
 def test_patch_leaves_other_peaks_alone(client: httpx.Client, sandbox: Sandbox) -> None:
     """Only the named peak changes."""
     before = sandbox.result(KEY_ID)["detected_peaks"]
@@ -75,6 +78,7 @@ def test_patch_leaves_other_peaks_alone(client: httpx.Client, sandbox: Sandbox) 
         (ELEMENT_ID, "p2", "N2_391.4"),
     ],
 )
+@pytest.mark.slow
 def test_patch_refuses_a_key_that_is_not_a_candidate(
     client: httpx.Client, sandbox: Sandbox, data_id: str, peak_id: str, key: str
 ) -> None:
@@ -86,6 +90,7 @@ def test_patch_refuses_a_key_that_is_not_a_candidate(
     assert sandbox.result(data_id) == before
 
 
+@pytest.mark.slow
 def test_patch_of_an_unknown_peak_is_404(client: httpx.Client) -> None:
     """A peak the result does not have answers 404."""
     response = patch(client, MAP_ID, "p9", "N_746.8")
@@ -93,6 +98,7 @@ def test_patch_of_an_unknown_peak_is_404(client: httpx.Client) -> None:
     assert "p9" in response.json()["detail"]
 
 
+@pytest.mark.slow
 def test_a_peak_without_candidate_info_accepts_any_key() -> None:
     """A peak that lists no candidates and has no hidden ones takes whatever key is sent."""
     entry = {"data_id": "e", "detected_peaks": [{"peak_id": "p1", "element": "Ga", "manual": False}]}
