@@ -161,7 +161,7 @@ def test_random_faults_at_30_percent_converge(lab: Lab, cli: Cli, tmp_path: Path
     mixed = ("503", "429", "drop", "apply_then_500")
     lab.sandbox.set_faults(Faults(fault_rate=0.3, fault_kinds=mixed, seed=7))
     audit = tmp_path / "audit.jsonl"
-    ran = cli("apply", "--max-attempts", "12", "--audit-log", str(audit), str(lab.overrides))
+    ran = cli("apply", "--max-attempts", "20", "--audit-log", str(audit), str(lab.overrides))
     assert ran.code == 0, ran.out + ran.err
     stats = lab.sandbox.stats()
     faults = stats["faults"]
@@ -173,7 +173,7 @@ def test_random_faults_at_30_percent_converge(lab: Lab, cli: Cli, tmp_path: Path
     # Per peak: the server saw exactly the attempts the client counted, i.e. its failures plus one.
     assert patch_requests(lab.sandbox) == attempts
     assert set(attempts) == lab.changes
-    assert max(attempts.values()) <= 12
+    assert max(attempts.values()) <= 20
     converged(lab, cli)
 
 
@@ -189,7 +189,7 @@ def test_random_faults_over_a_larger_run(tmp_path: Path, monkeypatch: pytest.Mon
         monkeypatch.setenv("AS_API_ENDPOINT", sandbox.url)
         monkeypatch.setenv("AS_API_KEY", "sandbox")
         overrides = write_overrides(tmp_path / "o.csv", wanted)
-        ran = cli("apply", "--max-attempts", "12", "--concurrency", "8", str(overrides))
+        ran = cli("apply", "--max-attempts", "20", "--concurrency", "8", str(overrides))
         assert ran.code == 0, ran.out + ran.err
         stats = sandbox.stats()
         # The differing peaks, and the element-only matches patched once to be sure (the record starts empty).
@@ -197,7 +197,7 @@ def test_random_faults_over_a_larger_run(tmp_path: Path, monkeypatch: pytest.Mon
         assert stats["requests"] == count + changes + sum(stats["faults"].values())
         per_peak = patch_requests(sandbox)
         assert len(per_peak) == changes
-        assert max(per_peak.values()) <= 12
+        assert max(per_peak.values()) <= 20
         assert stats["patches_changed"] == count * differing
         assert not_as_wanted(sandbox, wanted) == []
 
