@@ -47,10 +47,18 @@ def refused_certificate(exc: BaseException) -> bool:
 def is_transient(exc: BaseException) -> bool:
     """Retry what may pass: the listed statuses, connection errors, timeouts, dropped connections.
 
-    A refused certificate is not retried: waiting does not make it trustworthy.
+    A refused certificate is not retried: waiting does not make it trustworthy; nor is a redirect whose
+    `Location` is no URL (httpx reports it as a protocol error, like a dropped connection).
     """
     transient = TransientHTTPError | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
-    return isinstance(exc, transient) and not refused_certificate(exc)
+    return isinstance(exc, transient) and not refused_certificate(exc) and not bad_redirect(exc)
+
+
+def bad_redirect(exc: BaseException) -> bool:
+    """Whether the server answered a redirect whose `Location` header is not a URL."""
+    return isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(
+        "Invalid URL in location header"
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -119,6 +127,11 @@ def describe(exc: BaseException | None) -> str:
         return f"timed out ({type(exc).__name__})"
     if exc is not None and refused_certificate(exc):
         return "TLS verification refused the server's certificate"
+    if exc is not None and bad_redirect(exc):
+        return (
+            "a redirect whose Location is not a URL; set --endpoint to where the API lives "
+            "(redirects are not followed)"
+        )
     for kind, text in _DESCRIPTIONS:
         if isinstance(exc, kind):
             return text

@@ -81,3 +81,12 @@ def test_refused_certificate_is_not_retried_and_says_why() -> None:
         handshake()
     assert not is_transient(caught.value)
     assert describe(caught.value) == "TLS verification refused the server's certificate"
+
+
+def test_a_redirect_to_no_url_is_not_retried_and_says_so() -> None:
+    """A 3xx whose Location is no URL: httpx reports a protocol error; it is not a dropped connection."""
+    request = httpx.Request("GET", "https://api.example.test/oes/x")
+    exc = httpx.RemoteProtocolError("Invalid URL in location header: Invalid port: '99999'.", request=request)
+    assert not is_transient(exc)
+    assert describe(exc).startswith("a redirect whose Location is not a URL")
+    assert is_transient(httpx.RemoteProtocolError("Server disconnected", request=request))

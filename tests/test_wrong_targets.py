@@ -190,3 +190,14 @@ def test_a_look_alike_peak_id_is_named_in_the_report(sandbox: Sandbox, cli: Cli,
     ran = cli("plan", str(path))
     assert ran.code == 1
     assert "the result has no peak 'P1' (peaks: p1, p2, p3, p5); did you mean 'p1'?" in ran.out
+
+
+def test_a_redirect_to_no_url_is_reported_once_not_retried(cli: Cli, overrides: Path, keyed: None) -> None:
+    """A 301 whose Location is no URL: one request, then `fetch_failed` saying so (not "connection dropped",
+    retried six times)."""
+    with serving(lambda method, path: (301, {"Location": "http://[::1"}, b"")) as endpoint:
+        ran = cli("plan", "--endpoint", endpoint.url, "--format", "json", str(overrides))
+    [item] = items_of(ran.out)
+    assert (ran.code, item["status"]) == (1, "fetch_failed")
+    assert item["message"].startswith("a redirect whose Location is not a URL; set --endpoint")
+    assert endpoint.requests == [("GET", f"/oes/{GAN}", KEY)]
