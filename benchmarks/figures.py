@@ -27,6 +27,7 @@ class RunFigures:
     startup_seconds: float
     requests_seconds: float
     tail_seconds: float
+    state: bool = True  # False: run with --no-state (no record kept)
 
     @property
     def requests(self) -> int:
@@ -43,7 +44,7 @@ class RunFigures:
 
     def problems(self, *, concurrency: int) -> list[str]:
         """Count mismatches (the smoke test's assertions); empty when the run did exactly what it should."""
-        where = f"{self.command} of {self.entries} entries"
+        where = f"{self.command}{'' if self.state else ' --no-state'} of {self.entries} entries"
         found = []
         if (self.gets, self.patches) != (self.expected_gets, self.expected_patches):
             found.append(
@@ -59,17 +60,39 @@ class RunFigures:
 
 @dataclass(frozen=True, slots=True)
 class SizeFigures:
-    """`plan`, then `apply` (possibly several times, each on fresh data) of one number of entries."""
+    """`plan`, then `apply` (possibly several times, each on fresh data) of one number of entries.
+
+    `unrecorded`: the same applies with `--no-state`, each run right after its recorded twin (issue 10).
+    """
 
     entries: int
     plan: RunFigures
     applies: list[RunFigures]
     rerun: RunFigures | None = None
+    unrecorded: list[RunFigures] = field(default_factory=list)
 
     @property
     def apply(self) -> RunFigures:
         """The median apply by wall time."""
-        return sorted(self.applies, key=lambda run: run.seconds)[len(self.applies) // 2]
+        return _median(self.applies)
+
+    @property
+    def apply_unrecorded(self) -> RunFigures | None:
+        """The median apply with `--no-state`, if any was run."""
+        return _median(self.unrecorded) if self.unrecorded else None
+
+    @property
+    def record_overhead(self) -> float | None:
+        """What the record added to the median apply, as a fraction of the `--no-state` median."""
+        unrecorded = self.apply_unrecorded
+        if unrecorded is None:
+            return None
+        return (self.apply.seconds - unrecorded.seconds) / unrecorded.seconds
+
+
+def _median(runs: list[RunFigures]) -> RunFigures:
+    """The median run by wall time (the upper one of an even number)."""
+    return sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
 
 
 @dataclass(frozen=True, slots=True)

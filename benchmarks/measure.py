@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.record import STATE_VARIABLE
+
 KILL_AFTER = 600.0  # seconds; no benchmark child should come near it
 
 
@@ -76,6 +78,17 @@ class Measured:
             if text:
                 return "\n".join(text.splitlines()[-lines:])
         return "(no output)"
+
+
+def child_env(work: Path) -> dict[str, str]:
+    """This process's environment for a child, with the record kept inside the run's work folder.
+
+    `apply` writes its record at `$XDG_STATE_HOME/oes-reconcile/state.db` by default: pointing that into
+    `work` (absolute: a relative XDG_STATE_HOME is ignored) and dropping OES_RECONCILE_STATE keeps every
+    child away from the real home directory's record.
+    """
+    env = {k: v for k, v in os.environ.items() if k != STATE_VARIABLE}
+    return env | {"XDG_STATE_HOME": str(work.resolve() / "state")}
 
 
 def cli_command() -> list[str]:

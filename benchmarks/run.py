@@ -31,6 +31,8 @@ from scenarios import (
 )
 from targets import Verdict, all_runs, bound_seconds, render, verdicts
 
+from reconciler.record import STATE_VARIABLE, state_path
+
 SMOKE_ENTRIES = 20
 SMOKE_LATENCY_MS = 5.0
 SMOKE_RATE = 200.0
@@ -90,6 +92,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"entries of the rate-limit run (default: ~{RATE_RUN_SECONDS:g} s)",
     )
     parser.add_argument("--repeat", type=_positive, default=3, help="applies of the main size (median shown)")
+    parser.add_argument(
+        "--no-state-pairs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="follow each apply of the main size with one under --no-state (the record's cost, issue 10)",
+    )
     parser.add_argument("--file-format", choices=("csv", "yaml"), default="csv", help="override file")
     parser.add_argument("--no-capacity", action="store_true", help="skip the zero-latency sandbox run")
     parser.add_argument("--smoke", action="store_true", help="tiny CI run: assert request counts only")
@@ -137,8 +145,11 @@ def measure(args: argparse.Namespace, setup: Setup) -> Results:
     for entries in args.memory_sizes:
         main = entries == args.entries
         applies = args.repeat if main else 1
-        say(f"{entries} entries: plan, then apply{f' x{applies}' if applies > 1 else ''}")
-        results.sizes.append(measure_size(setup, entries, applies=applies, rerun=args.smoke))
+        paired = main and args.no_state_pairs
+        times = f" x{applies}" if applies > 1 else ""
+        pairs = ", each followed by apply --no-state" if paired else ""
+        say(f"{entries} entries: plan, then apply{times}{pairs}")
+        results.sizes.append(measure_size(setup, entries, applies=applies, rerun=args.smoke, paired=paired))
     if args.naive:
         say(f"naive loop over {args.naive_sample} overrides")
         results.naive = measure_naive(setup, args.entries, sample=args.naive_sample)
@@ -160,6 +171,16 @@ def problems(results: Results, args: argparse.Namespace) -> list[str]:
     """Request-count mismatches: what the smoke test asserts (and every run checks)."""
     runs = all_runs(results)
     found = [problem for run in runs for problem in run.problems(concurrency=args.concurrency)]
+    for size in results.sizes:
+        for recorded, unrecorded in zip(size.applies, size.unrecorded, strict=False):
+            # The synthetic data shows every peak's candidate key: no element-only match, which a record
+            # that has not set the peak would PATCH once "to be sure". So: the same requests both ways.
+            if (recorded.gets, recorded.patches) != (unrecorded.gets, unrecorded.patches):
+                found.append(
+                    f"apply of {size.entries} entries: {recorded.gets} GETs + {recorded.patches} PATCHes "
+                    f"with the record, {unrecorded.gets} + {unrecorded.patches} with --no-state; "
+                    "expected the same"
+                )
     naive = results.naive
     if naive is not None and naive.patches_seen != naive.sample:
         found.append(f"naive loop: sent {naive.sample} PATCHes, the sandbox saw {naive.patches_seen}")
@@ -195,9 +216,31 @@ def to_json(results: Results, args: argparse.Namespace, found: list[Verdict], ab
     return json.dumps(document, indent=2)
 
 
+def real_records() -> dict[Path, bool]:
+    """Where a CLI run with this process's own environment would keep its record, and whether each is
+    there: the XDG folder (`.../oes-reconcile`), and OES_RECONCILE_STATE's file if that is set."""
+    env = {k: v for k, v in os.environ.items() if k != STATE_VARIABLE}
+    default = state_path(given=None, no_state=False, env=env)
+    places = [] if default is None else [default.parent]
+    named = os.environ.get(STATE_VARIABLE, "").strip()
+    if named:
+        places.append(Path(named))
+    return {place: place.exists() for place in places}
+
+
+def created(before: dict[Path, bool]) -> list[str]:
+    """A record the benchmark's children made outside its work folder: they must never touch one."""
+    return [
+        f"{place} exists now and did not before the benchmark: a child wrote outside the work folder"
+        for place, existed in before.items()
+        if not existed and place.exists()
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     about = machine()
+    records_before = real_records()
     work = tempfile.mkdtemp(prefix="oes-bench-")
     try:
         setup = Setup(
@@ -227,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         heading = _heading(args, about)
         print(render(results, found, heading=heading, latency=setup.latency, concurrency=args.concurrency))
-    mismatches = problems(results, args)
+    mismatches = problems(results, args) + created(records_before)
     for problem in mismatches:
         print(f"MISMATCH: {problem}", file=sys.stderr)
     if mismatches:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from figures import (
     SizeFigures,
     StartupFigures,
 )
-from measure import ChildFailed, Measured, best_of, cli_command, run_measured
+from measure import ChildFailed, Measured, best_of, child_env, cli_command, run_measured
 from naive import patch_every_override
 from server import API_KEY, Data, SandboxProcess
 
@@ -44,6 +43,15 @@ class Setup:
     def data(self, entries: int) -> Data:
         return Data(entries, self.peaks, self.points, self.differing)
 
+    def env(self) -> dict[str, str]:
+        """The environment of every child: the record (and any other state) inside the work folder."""
+        return child_env(self.work)
+
+    def sandbox(self, data: Data, *, name: str, latency: float | None = None) -> SandboxProcess:
+        """A sandbox process serving `data`, at this setup's latency unless told otherwise."""
+        latency = self.latency if latency is None else latency
+        return SandboxProcess(data, latency=latency, log_dir=self.work, env=self.env(), name=name)
+
 
 def overrides_file(setup: Setup, entries: int) -> Path:
     """The override file that asks for every peak of the synthetic data (written once per size)."""
@@ -65,8 +73,8 @@ def overrides_file(setup: Setup, entries: int) -> Path:
     return path
 
 
-def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"ATOMSCALE_API_KEY", "AS_API_KEY"}}
+def _env(setup: Setup, url: str) -> dict[str, str]:
+    env = {k: v for k, v in setup.env().items() if k not in {"ATOMSCALE_API_KEY", "AS_API_KEY"}}
     return env | {"AS_API_ENDPOINT": url, "AS_API_KEY": API_KEY}
 
 
@@ -78,14 +86,21 @@ def run_cli(
     expected_patches: int,
     name: str,
     extra: tuple[str, ...] = (),
+    state: bool = True,
 ) -> RunFigures:
-    """Run `plan` or `apply` once on fresh stats; a non-zero exit is a `ChildFailed`."""
+    """Run `plan` or `apply` once on fresh stats; a non-zero exit is a `ChildFailed`.
+
+    With `state` (the default) the record is the default one, `$XDG_STATE_HOME/oes-reconcile/state.db`
+    in the work folder, shared by all runs of the benchmark; without, the run passes `--no-state`.
+    """
     entries = sandbox.data.entries
     sandbox.reset_stats()
     cpu_before = sandbox.cpu_seconds()
     argv = [*cli_command(), command, "-q", f"--concurrency={setup.concurrency}", *extra]
+    if not state:
+        argv.append("--no-state")
     argv.append(str(overrides_file(setup, entries)))
-    measured = run_measured(argv, env=_env(sandbox.url), out_dir=setup.work, name=name)
+    measured = run_measured(argv, env=_env(setup, sandbox.url), out_dir=setup.work, name=name)
     cpu_after = sandbox.cpu_seconds()
     _check_exit(measured, argv)
     stats = sandbox.stats()
@@ -118,6 +133,7 @@ def run_cli(
         startup_seconds=first - measured.started_at,
         requests_seconds=last - first,
         tail_seconds=measured.ended_at - last,
+        state=state,
     )
 
 
@@ -126,29 +142,38 @@ def _check_exit(measured: Measured, argv: list[str]) -> None:
         raise ChildFailed(f"{' '.join(argv[-4:])} exited {measured.returncode}:\n{measured.tail()}")
 
 
-def measure_size(setup: Setup, entries: int, *, applies: int = 1, rerun: bool = False) -> SizeFigures:
+def measure_size(
+    setup: Setup, entries: int, *, applies: int = 1, rerun: bool = False, paired: bool = False
+) -> SizeFigures:
     """`plan` then `apply` of fresh data; further applies each on a freshly started sandbox.
 
     `rerun`: a second apply on the same sandbox, now in sync, which must send GETs only.
+    `paired`: each apply is followed by one with `--no-state` on a fresh sandbox of its own (record,
+    no record, record, ...), so that both medians come from the same stretch of the machine's time.
+    Both must send the same requests: `--synthetic` shows every peak's candidate key, so there is no
+    element-only match, the one thing a record would PATCH more ("to be sure", once per peak).
     """
     data = setup.data(entries)
     runs: list[RunFigures] = []
+    unrecorded: list[RunFigures] = []
     again: RunFigures | None = None
-    with SandboxProcess(
-        data, latency=setup.latency, log_dir=setup.work, name=f"sandbox-{entries}"
-    ) as sandbox:
-        plan = run_cli(sandbox, setup, "plan", expected_patches=0, name=f"plan-{entries}")
-        runs.append(run_cli(sandbox, setup, "apply", expected_patches=data.patches, name=f"apply-{entries}"))
-        if rerun:
-            again = run_cli(sandbox, setup, "apply", expected_patches=0, name=f"rerun-{entries}")
-    for index in range(1, applies):
-        name = f"sandbox-{entries}-{index}"
-        with SandboxProcess(data, latency=setup.latency, log_dir=setup.work, name=name) as sandbox:
-            figures = run_cli(
-                sandbox, setup, "apply", expected_patches=data.patches, name=f"apply-{entries}-{index}"
-            )
-            runs.append(figures)
-    return SizeFigures(entries, plan, runs, again)
+    for index in range(applies):
+        suffix = f"-{index}" if index else ""
+        with setup.sandbox(data, name=f"sandbox-{entries}{suffix}") as sandbox:
+            if index == 0:
+                plan = run_cli(sandbox, setup, "plan", expected_patches=0, name=f"plan-{entries}")
+            name = f"apply-{entries}{suffix}"
+            runs.append(run_cli(sandbox, setup, "apply", expected_patches=data.patches, name=name))
+            if rerun and index == 0:
+                again = run_cli(sandbox, setup, "apply", expected_patches=0, name=f"rerun-{entries}")
+        if paired:
+            with setup.sandbox(data, name=f"sandbox-{entries}-no-state{suffix}") as sandbox:
+                name = f"apply-{entries}-no-state{suffix}"
+                figures = run_cli(
+                    sandbox, setup, "apply", expected_patches=data.patches, name=name, state=False
+                )
+                unrecorded.append(figures)
+    return SizeFigures(entries, plan, runs, again, unrecorded)
 
 
 def measure_naive(setup: Setup, entries: int, *, sample: int) -> NaiveFigures:
@@ -156,7 +181,7 @@ def measure_naive(setup: Setup, entries: int, *, sample: int) -> NaiveFigures:
     data = setup.data(entries)
     path = overrides_file(setup, entries) if setup.file_format == "csv" else _csv_for_naive(setup, entries)
     sample = min(sample, data.overrides)
-    with SandboxProcess(data, latency=setup.latency, log_dir=setup.work, name="sandbox-naive") as sandbox:
+    with setup.sandbox(data, name="sandbox-naive") as sandbox:
         sandbox.reset_stats()
         run = patch_every_override(sandbox.url, API_KEY, path, limit=sample)
         seen = sandbox.stats()["by_method"].get("PATCH", 0)
@@ -174,11 +199,11 @@ def measure_floor(setup: Setup, entries: int) -> FloorFigures:
     """benchmarks/floor.py against fresh data: the requests of an apply, and nothing else."""
     data = setup.data(entries)
     path = overrides_file(setup, entries) if setup.file_format == "csv" else _csv_for_naive(setup, entries)
-    with SandboxProcess(data, latency=setup.latency, log_dir=setup.work, name="sandbox-floor") as sandbox:
+    with setup.sandbox(data, name="sandbox-floor") as sandbox:
         sandbox.reset_stats()
         argv = [sys.executable, str(HERE / "floor.py"), sandbox.url, str(path)]
         argv.append(f"--concurrency={setup.concurrency}")
-        measured = run_measured(argv, env=_env(sandbox.url), out_dir=setup.work, name="floor")
+        measured = run_measured(argv, env=_env(setup, sandbox.url), out_dir=setup.work, name="floor")
         _check_exit(measured, argv)
         stats = sandbox.stats()
     figures = json.loads(measured.stdout.read_text(encoding="utf-8"))
@@ -195,7 +220,7 @@ def measure_floor(setup: Setup, entries: int) -> FloorFigures:
 def measure_rate_limit(setup: Setup, entries: int, *, rate: float) -> RateFigures:
     """An apply with `--rate-limit rate`, the sandbox timing when each request arrives."""
     data = setup.data(entries)
-    with SandboxProcess(data, latency=setup.latency, log_dir=setup.work, name="sandbox-rate") as sandbox:
+    with setup.sandbox(data, name="sandbox-rate") as sandbox:
         run = run_cli(
             sandbox,
             setup,
@@ -210,14 +235,14 @@ def measure_rate_limit(setup: Setup, entries: int, *, rate: float) -> RateFigure
 def measure_capacity(setup: Setup, entries: int) -> CapacityFigures:
     """The same apply against a sandbox with no latency: requests/second and sandbox CPU per request."""
     data = setup.data(entries)
-    with SandboxProcess(data, latency=0.0, log_dir=setup.work, name="sandbox-capacity") as sandbox:
+    with setup.sandbox(data, latency=0.0, name="sandbox-capacity") as sandbox:
         run = run_cli(sandbox, setup, "apply", expected_patches=data.patches, name="apply-capacity")
     return CapacityFigures(run)
 
 
 def measure_startup(setup: Setup, *, runs: int = 5) -> StartupFigures:
     """`oes-reconcile --help` and `validate examples/overrides.yaml`, best of `runs` each."""
-    env = dict(os.environ)
+    env = setup.env()
     cli = cli_command()
     help_seconds = best_of([*cli, "--help"], runs=runs, env=env, out_dir=setup.work, name="help")
     validate = [*cli, "validate", "-q", str(EXAMPLES)]

@@ -7,6 +7,7 @@ import re
 import selectors
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -43,9 +44,12 @@ class Data:
 class SandboxProcess:
     """`oes-reconcile sandbox --synthetic N ...` in its own process, stopped (killed if need be) on exit."""
 
-    def __init__(self, data: Data, *, latency: float, log_dir: Path, name: str = "sandbox") -> None:
+    def __init__(
+        self, data: Data, *, latency: float, log_dir: Path, env: Mapping[str, str], name: str = "sandbox"
+    ) -> None:
         self.data = data
         self.latency = latency
+        self._env = dict(env)
         self._log = log_dir / f"{name}.err"
         self._process: subprocess.Popen[bytes] | None = None
         self._client: httpx.Client | None = None
@@ -66,7 +70,7 @@ class SandboxProcess:
         ]
         with self._log.open("wb") as err:
             self._process = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL
+                argv, env=self._env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL
             )
         try:
             self.url = self._read_url(self._process)

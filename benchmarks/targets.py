@@ -11,6 +11,7 @@ NAIVE_FACTOR = 15.0
 PLAN_RSS_LIMIT_MB = 150.0
 PLAN_RSS_GROWTH = 1.5
 STARTUP_LIMIT = 0.5
+RECORD_OVERHEAD = 0.05  # issue 10: the record may add at most 5 % to the apply's wall time
 # Requests spaced exactly 1/R apart put R + 1 of them in a one-second window whenever the last arrives
 # a little later than the first (the sandbox stamps each as its handler thread reads it), so one over R
 # is allowed; two over R means requests really went out closer together than 1/R.
@@ -41,6 +42,7 @@ def verdicts(results: Results, *, main: int, latency: float, concurrency: int) -
     size = next((s for s in results.sizes if s.entries == main), None)
     if size is not None:
         found += _apply_verdicts(size, results, latency=latency, concurrency=concurrency)
+        found += _record_verdicts(size)
     plans = {s.entries: s.plan.peak_rss_mb for s in results.sizes}
     if 3000 in plans:
         found.append(
@@ -112,6 +114,25 @@ def _apply_verdicts(
     return found
 
 
+def _record_verdicts(size: SizeFigures) -> list[Verdict]:
+    """Issue 10: the apply with the record against the same apply with `--no-state`, medians of one run."""
+    unrecorded, overhead = size.apply_unrecorded, size.record_overhead
+    if unrecorded is None or overhead is None:
+        return []
+    recorded = size.apply
+    allowed = RECORD_OVERHEAD * unrecorded.seconds
+    return [
+        Verdict(
+            "record overhead vs --no-state",
+            f"{recorded.seconds:.2f} s with the record, {unrecorded.seconds:.2f} s with --no-state "
+            f"(medians of {len(size.applies)} + {len(size.unrecorded)}, alternated): "
+            f"{recorded.seconds - unrecorded.seconds:+.2f} s = {overhead * 100:+.1f} %",
+            f"<= {RECORD_OVERHEAD * 100:.0f} % of the --no-state median ({allowed:.2f} s)",
+            overhead <= RECORD_OVERHEAD,
+        )
+    ]
+
+
 def _rate_verdicts(rate: RateFigures) -> list[Verdict]:
     run = rate.run
     return [
@@ -136,6 +157,7 @@ def render(
     """The figures for people: the cost table, the side checks, then every target with its verdict."""
     lines = [*heading, ""]
     lines += _size_table(results.sizes, latency=latency, concurrency=concurrency)
+    lines += _record_table(results.sizes)
     lines += _warnings(results)
     lines += [""]
     lines += _side_checks(results)
@@ -147,7 +169,12 @@ def render(
 
 def all_runs(results: Results) -> list[RunFigures]:
     """Every CLI run of the benchmark."""
-    runs = [run for size in results.sizes for run in (size.plan, *size.applies, size.rerun) if run]
+    runs = [
+        run
+        for size in results.sizes
+        for run in (size.plan, *size.applies, size.rerun, *size.unrecorded)
+        if run is not None
+    ]
     return runs + [extra.run for extra in (results.rate, results.capacity) if extra is not None]
 
 
@@ -243,6 +270,35 @@ def _size_table(sizes: list[SizeFigures], *, latency: float, concurrency: int) -
         "  rest of the machine; SYN drops: connections dropped from a full listen queue (1 s each).",
     ]
     return [*cost, "", "where the apply's time went:", *where, *notes]
+
+
+def _record_table(sizes: list[SizeFigures]) -> list[str]:
+    """Issue 10: each size's apply with the record and with `--no-state` (medians), and what it added."""
+    header = (
+        f"{'entries':>7} {'record s':>9} {'no-state s':>10} {'overhead':>8} {'record MB':>9} "
+        f"{'no-state MB':>11} {'record CPU':>10} {'no-state CPU':>12} {'record requests':>15} "
+        f"{'no-state requests':>17}"
+    )
+    rows = []
+    for size in sizes:
+        unrecorded, overhead = size.apply_unrecorded, size.record_overhead
+        if unrecorded is None or overhead is None:
+            continue
+        recorded = size.apply
+        rows.append(
+            f"{size.entries:>7} {recorded.seconds:>9.2f} {unrecorded.seconds:>10.2f} "
+            f"{f'{overhead * 100:+.1f} %':>8} {recorded.peak_rss_mb:>9.1f} {unrecorded.peak_rss_mb:>11.1f} "
+            f"{_seconds(recorded.client_cpu_seconds):>10} {_seconds(unrecorded.client_cpu_seconds):>12} "
+            f"{f'{recorded.gets} + {recorded.patches}':>15} {f'{unrecorded.gets} + {unrecorded.patches}':>17}"
+        )
+        pairs = zip(size.applies, size.unrecorded, strict=False)
+        each = ", ".join(f"{run.seconds:.2f} / {other.seconds:.2f}" for run, other in pairs)
+        rows.append(f"{'':>7} each pair on fresh data, record / --no-state, in the order run: {each}")
+    if not rows:
+        return []
+    title = "the record (issue 10): apply with the record vs with --no-state, medians, alternated:"
+    notes = ["  requests: GETs + PATCHes the sandbox saw; CPU: user + system seconds of the CLI."]
+    return ["", title, header, *rows, *notes]
 
 
 def _seconds(value: float | None) -> str:
