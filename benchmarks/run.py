@@ -93,10 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=_positive, default=3, help="applies of the main size (median shown)")
     parser.add_argument(
-        "--no-state-pairs",
+        "--record-cost",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="follow each apply of the main size with one under --no-state (the record's cost, issue 10)",
+        help="the record's cost (issue 10): follow each apply of the main size with one under --no-state",
     )
     parser.add_argument("--file-format", choices=("csv", "yaml"), default="csv", help="override file")
     parser.add_argument("--no-capacity", action="store_true", help="skip the zero-latency sandbox run")
@@ -145,7 +145,7 @@ def measure(args: argparse.Namespace, setup: Setup) -> Results:
     for entries in args.memory_sizes:
         main = entries == args.entries
         applies = args.repeat if main else 1
-        paired = main and args.no_state_pairs
+        paired = main and args.record_cost
         times = f" x{applies}" if applies > 1 else ""
         pairs = ", each followed by apply --no-state" if paired else ""
         say(f"{entries} entries: plan, then apply{times}{pairs}")
@@ -210,6 +210,7 @@ def to_json(results: Results, args: argparse.Namespace, found: list[Verdict], ab
         "machine": about,
         "settings": {k: v for k, v in vars(args).items() if k not in {"json", "keep"}},
         "bound_seconds": bound,
+        "record_overhead": main.record_overhead,
         "results": dataclasses.asdict(results),
         "targets": [dataclasses.asdict(v) | {"verdict": v.word} for v in found],
     }
