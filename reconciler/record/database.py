@@ -80,6 +80,8 @@ def open_record(path: str | os.PathLike[str], *, create: bool, clock: Clock = ut
     connection = _opened(shown, writable=create)
     try:
         version = _guarded(shown, lambda: _version(connection, shown))
+        if create:
+            _guarded(shown, lambda: _use_wal(connection))
         if version == 0 and not create:  # created by an apply that stopped before it made the tables
             connection.close()
             return _empty_record(shown, clock)
@@ -143,6 +145,7 @@ def _create(path: str) -> None:
     try:
         connection = _opened(str(partial), writable=True)
         try:
+            _guarded(path, lambda: _use_wal(connection))
             _guarded(path, lambda: _migrate(connection, path))
         finally:
             connection.close()
@@ -164,17 +167,34 @@ def _link(partial: Path, target: Path) -> None:
 
 
 def _connect(path: str, *, writable: bool) -> sqlite3.Connection:
-    uri = Path(path).resolve().as_uri() + ("?mode=rw" if writable else "?mode=ro")
+    """A connection; read-only where the folder is too (a CI cache, a shared mount): a WAL database needs
+    its -shm file beside it to be read, so there it is read as immutable (no writer can be there either)."""
+    connection = _sqlite(path, "rw" if writable else "ro")
+    if writable:
+        return connection
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        connection.close()
+        connection = _sqlite(path, "ro&immutable=1")
+    return connection
+
+
+def _sqlite(path: str, mode: str) -> sqlite3.Connection:
+    uri = Path(path).resolve().as_uri() + f"?mode={mode}"
     # Autocommit: every statement commits when it returns; migrations open their own transaction.
     connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
     connection.row_factory = sqlite3.Row
     connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-    if writable:
-        # WAL: readers never block the writer, and a killed process loses nothing committed; NORMAL
-        # syncs at checkpoints, not at every commit (a power cut may lose the last commits, a kill not).
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
     return connection
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """WAL: readers never block the writer, and a killed process loses nothing committed; NORMAL syncs
+    at checkpoints, not at every commit (a power cut may lose the last commits, a kill not). Set only on
+    a file known to be ours: switching another program's database to WAL would change it."""
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
 
 
 def _version(connection: sqlite3.Connection, path: str) -> int:

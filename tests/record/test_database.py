@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,45 @@ def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "file" / "state.db"
     with pytest.raises(ConfigError, match=f"the record {path}: Not a directory"):
         open_record(path, create=True)
+
+
+def test_another_programs_database_is_refused_unchanged(tmp_path: Path) -> None:
+    """An SQLite file oes-reconcile did not make: refused by apply, and left byte for byte as it was (not
+    switched to WAL before the check)."""
+    other = tmp_path / "other.db"
+    connection = sqlite3.connect(other)
+    connection.execute("CREATE TABLE foo (a)")
+    connection.commit()
+    connection.close()
+    before = other.read_bytes()
+    with pytest.raises(ConfigError, match="an SQLite database that oes-reconcile did not make"):
+        open_record(other, create=True)
+    assert other.read_bytes() == before
+    assert pragma(other, "journal_mode") == "delete"
+
+
+def test_a_record_in_a_read_only_folder_can_be_read(tmp_path: Path) -> None:
+    """A WAL record copied into a folder nobody may write (a CI cache, a shared mount): plan, history
+    and undo still read it (as immutable: no writer can be there either)."""
+    kept = tmp_path / "kept.db"
+    with open_record(kept, create=True) as record:
+        start_run(record)
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "state.db").write_bytes(kept.read_bytes())
+    # As root, permissions do not stop writing: the immutable attribute does (where the file system has it).
+    frozen = subprocess.run(["chattr", "+i", str(shelf)], capture_output=True, check=False).returncode == 0
+    if not frozen:
+        shelf.chmod(0o555)
+    try:
+        if (shelf / "probe").touch() is None and (shelf / "probe").exists():
+            pytest.skip("no way to make a read-only folder here (root, and no chattr on this file system)")
+    except OSError:
+        pass
+    try:
+        with open_record(shelf / "state.db", create=False) as record:
+            assert len(record.runs(ENDPOINT)) == 1
+    finally:
+        if frozen:
+            subprocess.run(["chattr", "-i", str(shelf)], check=False)
+        shelf.chmod(0o755)
