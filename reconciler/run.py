@@ -39,6 +39,7 @@ from reconciler.settings import (
     Connection,
     ConnectionOptions,
     Connector,
+    canonical_endpoint,
     connector,
 )
 from reconciler.signals import stop_on_signals
@@ -117,7 +118,8 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
     retry = retry or RetryPolicy.for_run(options.max_attempts)
     with ExitStack() as stack:
         connection = stack.enter_context(options.connect())
-        if saved is not None and options.check_plan_endpoint and saved.endpoint != connection.endpoint:
+        elsewhere = saved is not None and not _same_api(saved.endpoint, connection.endpoint)
+        if saved is not None and options.check_plan_endpoint and elsewhere:
             raise InputError(
                 f"{options.plan_path} was planned against {saved.endpoint}, not {connection.endpoint}; "
                 "make a new plan for this endpoint"
@@ -159,6 +161,14 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
     if unwritten:
         raise unwritten[0]
     return code
+
+
+def _same_api(planned: str, endpoint: str) -> bool:
+    """Whether a saved plan's endpoint is this one, however it was spelt when the plan was made."""
+    try:
+        return canonical_endpoint(planned) == endpoint
+    except ValueError:
+        return False
 
 
 def _open_record(stack: ExitStack, options: RunOptions) -> Record | None:

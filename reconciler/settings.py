@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import posixpath
+import re
 import select
 import stat
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ConfigError
 
@@ -86,7 +88,25 @@ def resolve_endpoint(value: str | None, *, env: Mapping[str, str], allow_insecur
             f"refusing to send the API key over plain http to {parts.hostname}; use https, "
             "or pass --allow-insecure-http if you really mean it"
         )
-    return endpoint if endpoint.endswith("/") else endpoint + "/"
+    return canonical_endpoint(endpoint)
+
+
+def canonical_endpoint(endpoint: str) -> str:
+    """One spelling per API: scheme and host in lower case, no default port, no leading zeros in the port,
+    the path's `//` and `.` segments folded, one trailing `/`. The record is kept per endpoint: two
+    spellings of one API must not see two records (a colleague's edit would go unseen)."""
+    parts = urlsplit(endpoint)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    path = posixpath.normpath(re.sub("/+", "/", "/" + parts.path))
+    return urlunsplit((scheme, netloc, path.rstrip("/") + "/", "", ""))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _check_url(endpoint: str, origin: str) -> None:

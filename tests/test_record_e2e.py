@@ -234,3 +234,20 @@ def test_kill_9_mid_apply_leaves_rows_that_history_shows_as_outcome_unknown(tmp_
     assert "unknown" in {row["status"] for row in rows}
     [run] = json.loads(history.stdout)["runs"]
     assert run["finished_at"] is None
+
+
+def test_another_spelling_of_the_endpoint_sees_the_same_record(
+    sandbox: Sandbox, cli: Cli, tmp_path: Path, state: str
+) -> None:
+    """Apply at `http://127.0.0.1:P/`, a colleague's edit, then a run that spells the endpoint
+    `HTTP://127.0.0.1:0P//`: still a conflict (the record is kept per API, not per spelling), no PATCH."""
+    wanted = overrides(tmp_path, f"  {GAN}:\n    p1: Ga_417.2\n")
+    assert cli("apply", "--state", state, wanted).code == 0
+    sandbox.ui_edit(GAN, "p1", "In_451.1")
+    sandbox.reset_stats()
+    host, port = sandbox.url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    spelt = f"HTTP://{host}:0{port}//"
+    ran = cli("apply", "--state", state, "--endpoint", spelt, "--format", "json", wanted)
+    assert ran.code == 1
+    assert items_of(ran.out)[GAN, "p1"]["status"] == "conflict"
+    assert "PATCH" not in sandbox.stats()["by_method"]

@@ -171,3 +171,19 @@ def test_a_folder_as_key_file_says_so(tmp_path: Path) -> None:
     """--api-key-file naming a folder: a message saying so, not an OS error."""
     with pytest.raises(ConfigError, match="is a folder; name the file that holds the key"):
         resolve_api_key(str(tmp_path), env={})
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("HTTP://127.0.0.1:8765", "http://127.0.0.1:8765/"),
+        ("http://127.0.0.1:08765//", "http://127.0.0.1:8765/"),
+        ("http://127.0.0.1:8765/.", "http://127.0.0.1:8765/"),
+        ("https://API.Atomscale.ai:443/", "https://api.atomscale.ai/"),
+        ("https://api.atomscale.ai/v2//x/./", "https://api.atomscale.ai/v2/x/"),
+        ("http://[::1]:80", "http://[::1]/"),
+    ],
+)
+def test_one_api_has_one_spelling(spelling: str, canonical: str) -> None:
+    """Case, default ports, leading zeros, `//` and `.`: the endpoint (and so the record's key) is one."""
+    assert resolve_endpoint(spelling, env={}, allow_insecure_http=False) == canonical
