@@ -217,3 +217,16 @@ def test_unusable_endpoint_flag_is_one_line_and_exit_1(cli: Cli, endpoint: str, 
     assert len(ran.err.strip().splitlines()) == 1, ran.err
     assert ran.err.startswith("ConfigError: ")
     assert message in ran.err
+
+
+@pytest.mark.parametrize(
+    "argv", [("undo", "99999999999999999999999"), ("history", "--limit", "99999999999999999999999")]
+)
+def test_a_run_id_or_limit_beyond_a_database_integer_is_a_usage_error(
+    cli: Cli, argv: tuple[str, ...]
+) -> None:
+    """A number SQLite cannot hold: one line naming the range, exit 1, not a traceback."""
+    ran = cli(*argv)
+    assert ran.code == 1
+    assert "Traceback" not in ran.err
+    assert "and at most 9223372036854775807" in ran.err

@@ -94,6 +94,8 @@ _concurrency = _count(low=1, high=MAX_CONCURRENCY)
 _attempts = _count(low=1, high=MAX_ATTEMPTS)
 _non_negative_int = _count(low=0)
 _at_least_one = _count(low=1)
+# A run id or a row count is an SQLite INTEGER: beyond 2**63 - 1 it cannot be looked up at all.
+_row = _count(low=1, high=2**63 - 1)
 _timeout = _real(low=MIN_TIMEOUT, high=MAX_SECONDS, low_included=True)
 _rate = _real(low=MIN_RATE, high=MAX_RATE, low_included=True)
 _delay = _real(low=0.0, high=MAX_SECONDS, low_included=True)
@@ -246,7 +248,7 @@ def _add_history(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("peak_id", nargs="?", metavar="PEAK_ID")
     parser.add_argument("--runs", action="store_true", help="the runs only")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--limit", type=_at_least_one, metavar="N", help="at most N runs and N PATCHes")
+    parser.add_argument("--limit", type=_row, metavar="N", help="at most N runs and N PATCHes")
     _add_state(parser)
     _add_endpoint(parser)
 
@@ -257,7 +259,7 @@ def _add_undo(parser: argparse.ArgumentParser) -> None:
         "before, each with a note naming the run. Nothing is sent: review the file, commit it, apply "
         "it. Peaks whose earlier candidate is unknown are listed in a comment (YAML) or on stderr."
     )
-    parser.add_argument("run_id", nargs="?", type=_at_least_one, metavar="RUN_ID")
+    parser.add_argument("run_id", nargs="?", type=_row, metavar="RUN_ID")
     parser.add_argument("--last", action="store_true", help="the last apply run of this endpoint")
     parser.add_argument("--format", choices=("yaml", "csv"), default="yaml")
     parser.add_argument(
