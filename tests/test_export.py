@@ -565,3 +565,16 @@ def test_peaks_without_a_usable_wavelength_are_written_in_the_short_form(
     assert ran.out.endswith(f"  {ENTRY}:\n    p1: Ga_417.2\n    p2: Ga_417.2\n    p3: Ga_417.2\n")
     assert f"{ENTRY} p2: written without its wavelength: wavelength_nm must be above 0" in ran.err
     assert f"{ENTRY} p3: written without its wavelength" in ran.err
+
+
+def test_the_output_name_decides_the_format_unless_told(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """`export -o x.csv` writes CSV (a YAML text in a .csv file would stop every later run); a --format
+    the name contradicts is refused before anything is sent."""
+    assert cli("export", ENTRY, "-o", str(tmp_path / "x.csv")).code == 0
+    assert (tmp_path / "x.csv").read_text().startswith("data_id,peak_id,candidate_key")
+    assert cli("validate", str(tmp_path / "x.csv")).code == 0
+    sandbox.reset_stats()
+    ran = cli("export", ENTRY, "--format", "yaml", "-o", str(tmp_path / "y.csv"))
+    assert ran.code == 1
+    assert "names a CSV file, but --format is yaml" in ran.err
+    assert sandbox.stats()["requests"] == 0

@@ -154,8 +154,8 @@ def test_undo_writes_to_stdout_and_refuses_to_overwrite(cli: Cli, tmp_path: Path
     assert ran.code == 1
     assert "already exists" in ran.err
     assert existing.read_text() == "keep me"
-    assert cli("undo", "1", *state, "-o", str(existing), "--force", "--format", "csv").code == 0
-    assert existing.read_text().startswith("data_id,peak_id,candidate_key,wavelength_nm,note\n")
+    assert cli("undo", "1", *state, "-o", str(existing), "--force").code == 0
+    assert existing.read_text().startswith("# Undo of run 1")  # YAML, as the name says
     ran = cli("undo", "1", *state, "-o", str(tmp_path / "state.db"), "--force")
     assert ran.code == 1
     assert "is also the --state" in ran.err

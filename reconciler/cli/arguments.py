@@ -72,7 +72,7 @@ class ExportArgs(ConnectionArgs):
     command: Literal["export"]
     data_ids: list[str]
     ids_file: str | None
-    format: Literal["yaml", "csv"]
+    format: Literal["yaml", "csv"] | None
     output: str | None
     force: bool
     all_peaks: bool
@@ -129,7 +129,7 @@ class UndoArgs(RecordArgs):
     command: Literal["undo"]
     run_id: int | None
     last: bool
-    format: Literal["yaml", "csv"]
+    format: Literal["yaml", "csv"] | None
     output: str | None
     force: bool
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.cli.arguments import (
     ApplyArgs,
@@ -235,7 +235,7 @@ def undo(args: UndoArgs) -> int:
         log.warning("not restored: %s", peak)
     for (data_id, peak_id), later in sorted(undone.changed_later.items()):
         log.warning("%s %s: run %d changed it again after run %d", data_id, peak_id, later, run.run_id)
-    write_output(render_undo(undone, format=args.format), target)
+    write_output(render_undo(undone, format=file_format(args.format, args.output)), target)
     restored = sum(len(peaks) for peaks in undone.restore.values())
     log.info("undo of run %d: %s set back", run.run_id, _plural(restored, "peak"))
     return 0
@@ -262,6 +262,20 @@ def validate(args: ValidateArgs) -> int:
     return 0
 
 
+def file_format(given: Literal["yaml", "csv"] | None, output: str | None) -> Literal["yaml", "csv"]:
+    """The format of a written override file: as asked, else as the -o name ends (a YAML text in a .csv
+    file would make every later run refuse the folder); a format the name contradicts is refused."""
+    suffix = PurePath(output).suffix.lower() if output is not None else ""
+    named: Literal["yaml", "csv"] | None = (
+        "csv" if suffix == ".csv" else "yaml" if suffix in {".yaml", ".yml"} else None
+    )
+    if given is not None and named is not None and given != named:
+        raise InputError(
+            f"-o {output} names a {named.upper()} file, but --format is {given}; make them agree"
+        )
+    return given or named or "yaml"
+
+
 def _plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word if count == 1 else words or word + 's'}"
 
@@ -273,7 +287,7 @@ def export(args: ExportArgs, *, redactor: Redactor) -> int:
     options = ExportOptions(
         data_ids=tuple(args.data_ids),
         ids_file=args.ids_file,
-        format=args.format,
+        format=file_format(args.format, args.output),
         output=args.output,
         all_peaks=args.all_peaks,
         force=args.force,

@@ -261,7 +261,9 @@ def _add_undo(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("run_id", nargs="?", type=_row, metavar="RUN_ID")
     parser.add_argument("--last", action="store_true", help="the last apply run of this endpoint")
-    parser.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    parser.add_argument(
+        "--format", choices=("yaml", "csv"), help="default: as the -o file's name ends (.csv), else yaml"
+    )
     parser.add_argument(
         "-o", "--output", metavar="PATH", help="write here (whole, or not at all) instead of stdout"
     )
@@ -279,7 +281,9 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("data_ids", nargs="*", metavar="DATA_ID")
     parser.add_argument("--ids-file", metavar="F", help="data ids, one a line (# comments)")
-    parser.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    parser.add_argument(
+        "--format", choices=("yaml", "csv"), help="default: as the -o file's name ends (.csv), else yaml"
+    )
     parser.add_argument(
         "-o", "--output", metavar="PATH", help="write here (whole, or not at all) instead of stdout"
     )
