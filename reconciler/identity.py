@@ -34,16 +34,33 @@ def peak_moved(
     tolerance: float,
 ) -> str | None:
     """Why the peak is not the one the override meant, or None: it sits further than `tolerance` from
-    where it is expected (`expected_wavelength`). Unknown on either side: no check."""
+    where it is expected (`expected_wavelength`). No expectation: no check. A wavelength the file asks
+    for but the server does not give cannot be checked, so it is not taken on trust either."""
     expected = expected_wavelength(override, last)
     now = peak.wavelength_nm
-    if expected is None or now is None or not known(now) or abs(now - expected[0]) <= tolerance:
+    if expected is None:
         return None
     wavelength, whence = expected
+    if now is None or not known(now):
+        if override.wavelength_nm is None:  # only the record expected it: the server sends no positions
+            return None
+        return (
+            f"the server gives no wavelength_nm for peak {override.peak_id!r}, so it cannot be checked "
+            f"against the {nm(wavelength)} nm of the override file; remove wavelength_nm from the override "
+            "to patch it unchecked"
+        )
+    if abs(now - wavelength) <= tolerance:
+        return None
+    hint = (
+        f"; if {override.peak_id!r} is the peak you mean, write wavelength_nm: {nm(now)} in the override "
+        "(export writes it)"
+        if override.wavelength_nm is None
+        else ""
+    )
     return (
         f"peak {override.peak_id!r} is now at {nm(now)} nm, expected within {nm(tolerance)} nm of "
         f"{nm(wavelength)} nm ({whence}): reprocessing may have renumbered the peaks; "
-        f"{near(wavelength, peaks, tolerance=tolerance)}"
+        f"{near(wavelength, peaks, tolerance=tolerance)}{hint}"
     )
 
 

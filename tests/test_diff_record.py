@@ -105,10 +105,16 @@ def test_peak_within_tolerance_is_decided_as_usual() -> None:
 
 
 @pytest.mark.parametrize("server", [None, math.nan, math.inf])
-def test_no_check_when_the_server_gives_no_usable_wavelength(server: float | None) -> None:
-    """A peak without a wavelength (or NaN, inf) cannot be checked: decided as usual, never moved."""
+def test_a_wavelength_the_server_does_not_give_cannot_be_checked(server: float | None) -> None:
+    """A peak without a wavelength (or NaN, inf): the file's wavelength_nm cannot be checked, so the peak
+    is not patched on trust (`peak_moved`, saying why and how to patch it unchecked); the record's
+    wavelength alone expects nothing of a server that sends no positions: decided as usual."""
     res = result(at(peak_with_key("p1", "In_451.1", manual=True, candidates=CANDIDATES), server))
-    assert one(wanted(wavelength=417.21), res).status is Status.CHANGE
+    item = one(wanted(wavelength=417.21), res)
+    assert item.status is Status.PEAK_MOVED
+    assert "cannot be checked against the 417.21 nm of the override file" in (item.message or "")
+    recorded = one(wanted(), res, memory=set_by_us("Ga_417.2", run_id=7, wavelength=417.0))
+    assert recorded.status is not Status.PEAK_MOVED
 
 
 def test_the_records_wavelength_is_expected_when_the_file_gives_none() -> None:
@@ -118,6 +124,8 @@ def test_the_records_wavelength_is_expected_when_the_file_gives_none() -> None:
     item = one(wanted(), res, memory=set_by_us("Ga_417.2", run_id=7, wavelength=401.0))
     assert item.status is Status.PEAK_MOVED
     assert "expected within 0.5 nm of 401 nm (where it was when run 7 patched it)" in (item.message or "")
+    # The way out when p1 is the peak meant after all: the file's wavelength wins over the record's.
+    assert (item.message or "").endswith("write wavelength_nm: 452.1 in the override (export writes it)")
 
 
 def test_the_files_wavelength_wins_over_the_records() -> None:
