@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,7 +18,9 @@ import pytest
 
 from reconciler.sandbox import Faults, Sandbox
 from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
+from reconciler.signals import stop_on_signals
 from tests.conftest import Cli
+from tests.facilities import reconciler_without
 from tests.test_faults import not_as_wanted, patch_requests, write_overrides
 
 pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
@@ -28,6 +31,12 @@ NOT_PATCHED = "not patched: the run was interrupted"
 ENTRIES, PEAKS = 40, 3  # one differing peak per entry: 40 GETs and 40 PATCHes
 CONCURRENCY = 2
 WAIT = 20.0  # the longest any wait here may take before the test fails instead of hanging
+# How the child handles signals: by the loop (Unix), or by signal.signal where the loop cannot (Windows).
+HANDLERS = {
+    "loop": [sys.executable, "-m", "reconciler"],
+    "signal.signal": reconciler_without(loop_signals=True),
+}
+FALLBACK = "signals are handled with signal.signal: this event loop has no add_signal_handler"
 
 
 @dataclass(frozen=True)
@@ -66,9 +75,11 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
         child.communicate(timeout=WAIT)
 
 
-def start(children: list[subprocess.Popen[str]], lab: SlowLab, *args: str) -> subprocess.Popen[str]:
-    """`python -m reconciler apply ARGS… OVERRIDES` in its own process."""
-    argv = [sys.executable, "-m", "reconciler", "apply", *args, str(lab.overrides)]
+def start(
+    children: list[subprocess.Popen[str]], lab: SlowLab, *args: str, handlers: str = "loop"
+) -> subprocess.Popen[str]:
+    """`python -m reconciler apply ARGS… OVERRIDES` in its own process (signals handled by `handlers`)."""
+    argv = [*HANDLERS[handlers], "apply", *args, str(lab.overrides)]
     child = subprocess.Popen(
         argv, env=lab.env, cwd=lab.folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -99,14 +110,25 @@ def read_json(path: Path) -> dict[str, Any]:
     return document
 
 
+@pytest.mark.parametrize("handlers", HANDLERS)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_stops_sending_writes_the_report_and_a_rerun_finishes(
-    signum: signal.Signals, slow_lab: SlowLab, cli: Cli, children: list[subprocess.Popen[str]]
+    signum: signal.Signals, handlers: str, slow_lab: SlowLab, cli: Cli, children: list[subprocess.Popen[str]]
 ) -> None:
-    """A signal mid-apply: nothing new sent, in-flight finish, report of done and undone, 130; rerun ok."""
+    """A signal mid-apply: nothing new sent, in-flight finish, report of done and undone, 130; rerun ok;
+    the same where the loop cannot handle signals and signal.signal does (Windows)."""
     sandbox = slow_lab.sandbox
     report = slow_lab.folder / "report.json"
-    child = start(children, slow_lab, "--concurrency", str(CONCURRENCY), "--report", str(report))
+    child = start(
+        children,
+        slow_lab,
+        "-v",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--report",
+        str(report),
+        handlers=handlers,
+    )
     wait_until(lambda: patches_seen(sandbox) >= 3, what="the sandbox has seen 3 PATCHes")
     at_signal = sandbox.stats()
     child.send_signal(signum)
@@ -115,6 +137,7 @@ def test_signal_stops_sending_writes_the_report_and_a_rerun_finishes(
 
     assert code == 130, err
     assert f"{signum.name}: sending nothing new" in err
+    assert (FALLBACK in err) == (handlers == "signal.signal")
     assert "Traceback" not in err
     headline = out.splitlines()[-1]
     assert headline.startswith("Apply incomplete (interrupted): ")
@@ -151,16 +174,20 @@ def test_signal_stops_sending_writes_the_report_and_a_rerun_finishes(
     assert set(per_peak.values()) == {1}  # over both runs: no peak was PATCHed twice
 
 
+@pytest.mark.parametrize("handlers", HANDLERS)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_second_signal_stops_waiting_and_still_writes_the_report(
-    slow_lab: SlowLab, children: list[subprocess.Popen[str]], signum: signal.Signals
+    slow_lab: SlowLab, children: list[subprocess.Popen[str]], signum: signal.Signals, handlers: str
 ) -> None:
     """The first signal waits for requests in flight; a second one abandons them at once (exit 130) and
-    still writes the report: what was in flight reads "not fetched" (a PATCH: "outcome unknown")."""
+    still writes the report: what was in flight reads "not fetched" (a PATCH: "outcome unknown"); the
+    same with signal.signal's handlers."""
     sandbox = slow_lab.sandbox
     report = slow_lab.folder / "report.json"
     sandbox.set_faults(Faults(latency=5.0))
-    child = start(children, slow_lab, "--concurrency", str(CONCURRENCY), "--report", str(report))
+    child = start(
+        children, slow_lab, "--concurrency", str(CONCURRENCY), "--report", str(report), handlers=handlers
+    )
     wait_until(lambda: sandbox.stats()["requests"] >= CONCURRENCY, what="requests are in flight")
     child.send_signal(signum)
     time.sleep(0.3)
@@ -231,3 +258,86 @@ def test_second_run_with_the_same_lock_exits_3_at_once(
     assert rerun.code == 0, rerun.out + rerun.err
     assert not_as_wanted(sandbox, slow_lab.wanted) == []
     assert max(patch_requests(sandbox).values()) == 1
+
+
+@pytest.fixture
+def handlers_kept() -> Iterator[dict[signal.Signals, object]]:
+    """SIGINT and SIGTERM as the CLI leaves them (both KeyboardInterrupt); put back after the test."""
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in kept:
+        signal.signal(sig, signal.default_int_handler)
+    yield dict.fromkeys(kept, signal.default_int_handler)
+    for sig, handler in kept.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("handlers", HANDLERS)
+def test_three_signals_stop_then_abandon_then_abort(
+    handlers: str, handlers_kept: dict[signal.Signals, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, by either set of handlers: the first signal stops, the second abandons, the third raises
+    KeyboardInterrupt at once; leaving the block puts back handlers that abort."""
+    steps: list[str] = []
+
+    async def run() -> None:
+        if handlers == "signal.signal":
+            monkeypatch.setattr(asyncio.get_running_loop(), "add_signal_handler", _refuse)
+        with stop_on_signals(lambda: steps.append("stop"), lambda: steps.append("abandon")):
+            signal.raise_signal(signal.SIGTERM)
+            await asyncio.sleep(0.05)
+            assert steps == ["stop"]
+            signal.raise_signal(signal.SIGINT)
+            await asyncio.sleep(0.05)
+            assert steps == ["stop", "abandon"]
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGTERM)  # the handler runs before the call returns
+        assert steps == ["stop", "abandon"]
+
+    asyncio.run(run())
+    assert {sig: signal.getsignal(sig) for sig in handlers_kept} == handlers_kept
+
+
+def test_handlers_found_are_put_back_after_a_quiet_run(handlers_kept: dict[signal.Signals, object]) -> None:
+    """With signal.signal's handlers, a run that saw no signal leaves the handlers it found, SIG_DFL too."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    async def run() -> None:
+        with stop_on_signals(lambda: None, lambda: None):
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncio.SelectorEventLoop, "add_signal_handler", _refuse)
+        asyncio.run(run())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def _refuse(*_args: object) -> None:
+    raise NotImplementedError
+
+
+def test_loop_handlers_half_added_are_removed_before_the_fallback(
+    handlers_kept: dict[signal.Signals, object],
+) -> None:
+    """A loop that takes SIGINT but refuses SIGTERM: SIGINT's loop handler is removed, both go to
+    signal.signal, and the first signal still stops the run."""
+    steps: list[str] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        real_add = loop.add_signal_handler
+
+        def add_only_sigint(sig: int, callback: Callable[..., object], *args: object) -> None:
+            if sig != signal.SIGINT:
+                raise NotImplementedError
+            real_add(sig, callback, *args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loop, "add_signal_handler", add_only_sigint)
+            with stop_on_signals(lambda: steps.append("stop"), lambda: steps.append("abandon")):
+                assert not loop.remove_signal_handler(signal.SIGINT)  # none left on the loop
+                signal.raise_signal(signal.SIGINT)
+                await asyncio.sleep(0.05)
+        assert steps == ["stop"]
+
+    asyncio.run(run())
