@@ -1,4 +1,7 @@
-"""The run lock: one `apply` at a time per lock file; the OS releases it if the process dies.
+"""The run lock: one `apply` at a time per lock file, released when the run ends, even by a kill.
+
+The lock itself is taken by whatever the system has (`locking.py`): flock, msvcrt.locking, or a folder
+`PATH.d` beside the file where neither exists (then a holder killed outright is detected by its PID).
 
 A lock file holds its own recognisable content: the line `oes-reconcile lock`, then, while a run holds
 it, a JSON line naming the holder. `hold_lock` writes only to a file that is one of these (or empty, as
@@ -10,7 +13,6 @@ wipe an override file or the audit log.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import stat
@@ -19,11 +21,18 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler import locking
 from reconciler.errors import ConfigError, LockHeldError
 from reconciler.paths import refuse_overlaps
 
 MARKER = b"oes-reconcile lock\n"
 _HEAD = 4096  # our lock files are under 100 bytes; this much tells ours from anything else
+# flock, msvcrt.locking or a folder beside the file: the first the system has (see locking.py).
+FACILITY, _hold = locking.choose()
+# Windows has neither O_NOFOLLOW nor O_NONBLOCK (a FIFO cannot be made there), and wants O_BINARY.
+_FLAGS = os.O_RDWR | os.O_CREAT
+for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC", "O_BINARY"):
+    _FLAGS |= getattr(os, _flag, 0)
 _KINDS = {
     stat.S_IFDIR: "a directory",
     stat.S_IFIFO: "a FIFO (named pipe)",
@@ -64,27 +73,36 @@ def hold_lock(path: str) -> Iterator[None]:
     fd = _open(path)
     try:
         _refuse_foreign(fd, path)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockHeldError(f"another run holds the lock {path} ({_holder(fd)})") from None
-        # Checked again under the lock: a program that does not take it may have written meanwhile.
-        _refuse_foreign(fd, path)
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        holder = json.dumps({"pid": os.getpid(), "started": started}).encode()
-        try:
-            _replace(fd, MARKER + holder + b"\n")
-        except OSError as exc:
-            raise ConfigError(f"cannot write --lock-file {path}: {exc.strerror}") from None
-        try:
-            yield
-        finally:
-            # Forget the holder, but only in a file that is still ours; closing releases the lock anyway.
-            with suppress(OSError):
-                if _is_ours(os.pread(fd, _HEAD, 0)):
-                    _replace(fd, MARKER)
+        holder = {"pid": os.getpid(), "started": started}
+        with _held(fd, path, holder):
+            # Checked again under the lock: a program that does not take it may have written meanwhile.
+            _refuse_foreign(fd, path)
+            try:
+                _replace(fd, MARKER + json.dumps(holder).encode() + b"\n")
+            except OSError as exc:
+                raise ConfigError(f"cannot write --lock-file {path}: {exc.strerror}") from None
+            try:
+                yield
+            finally:
+                # Forget the holder, but only in a file that is still ours; closing releases the lock anyway.
+                with suppress(OSError):
+                    if _is_ours(_read(fd)):
+                        _replace(fd, MARKER)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def _held(fd: int, path: str, holder: dict[str, object]) -> Iterator[None]:
+    """The lock held by this system's facility; exit code 3 naming the holder if another run has it."""
+    try:
+        with _hold(fd, path, holder):
+            yield
+    except locking.Busy as busy:
+        raise LockHeldError(
+            f"another run holds the lock {path} ({busy.holder or _holder(fd)}){busy.hint}"
+        ) from None
 
 
 def _open(path: str) -> int:
@@ -96,9 +114,8 @@ def _open(path: str) -> int:
         pass
     except OSError as exc:
         raise ConfigError(f"cannot open --lock-file {path}: {exc.strerror}") from None
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags, 0o644)
+        fd = os.open(path, _FLAGS, 0o644)
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # replaced by a symlink since the check above
             raise ConfigError(f"--lock-file {path} is a symbolic link; name the lock file itself") from None
@@ -126,7 +143,7 @@ def _refuse_kind(path: str, mode: int) -> None:
 def _refuse_foreign(fd: int, path: str) -> None:
     """Refuse a file that holds anything but one of our locks; an empty file is adopted."""
     try:
-        head = os.pread(fd, _HEAD, 0)
+        head = _read(fd)
     except OSError as exc:
         raise ConfigError(f"cannot read --lock-file {path}: {exc.strerror}") from None
     if head and not _is_ours(head):
@@ -152,7 +169,7 @@ def _is_legacy(head: bytes) -> bool:
 def _holder(fd: int) -> str:
     """Who holds the lock, as its holder wrote it: PID and start time."""
     try:
-        head = os.pread(fd, _HEAD, 0)
+        head = _read(fd)
         info = json.loads(head.removeprefix(MARKER) or b"{}")
         return f"PID {info['pid']}, started {info['started']}"
     except (OSError, ValueError, KeyError, TypeError):
@@ -161,8 +178,23 @@ def _holder(fd: int) -> str:
 
 def _replace(fd: int, content: bytes) -> None:
     """Make the file hold `content`: written over the start, then cut, so the marker is never missing."""
-    os.pwrite(fd, content, 0)
+    pwrite = getattr(os, "pwrite", None)  # Windows has none
+    if pwrite is not None:
+        pwrite(fd, content, 0)
+    else:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, content)
     os.ftruncate(fd, len(content))
+
+
+def _read(fd: int) -> bytes:
+    """The start of the file, enough to tell ours (`os.pread` where there is one: Windows has none)."""
+    pread = getattr(os, "pread", None)
+    if pread is None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, _HEAD)
+    head: bytes = pread(fd, _HEAD, 0)
+    return head
 
 
 def _start(head: bytes) -> str:

@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import pytest
 
+import reconciler.lock
 from reconciler.errors import ConfigError, LockHeldError
 from reconciler.lock import MARKER, hold_lock, refuse_shared_lock_path, run_lock
 
@@ -273,13 +275,15 @@ def test_file_filled_by_another_program_before_the_lock_is_refused(
     """An empty file written to between the first check and the flock is checked again, and kept."""
     path = tmp_path / "run.lock"
     path.touch()
-    real_flock = fcntl.flock
+    real_hold = reconciler.lock._hold
 
-    def flock_after_a_write(fd: int, operation: int) -> None:
+    @contextmanager
+    def hold_after_a_write(fd: int, lock_path: str, holder: dict[str, object]) -> Iterator[None]:
         path.write_bytes(OVERRIDE_YAML)
-        real_flock(fd, operation)
+        with real_hold(fd, lock_path, holder):
+            yield
 
-    monkeypatch.setattr("reconciler.lock.fcntl.flock", flock_after_a_write)
+    monkeypatch.setattr(reconciler.lock, "_hold", hold_after_a_write)
     with pytest.raises(ConfigError, match="is not an oes-reconcile lock file"), hold_lock(str(path)):
         pytest.fail("the block ran")
     assert path.read_bytes() == OVERRIDE_YAML
@@ -425,3 +429,16 @@ def test_run_lock_checks_first_then_holds(tmp_path: Path) -> None:
         assert holder_of(lock)["pid"] == os.getpid()
     with run_lock(None, overrides=(), writes={}, reads={}):
         pass
+
+
+def test_lock_works_without_pread_and_pwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where os has no pread/pwrite (Windows): held, named to a second run, then the marker alone."""
+    monkeypatch.delattr(os, "pread")
+    monkeypatch.delattr(os, "pwrite")
+    path = tmp_path / "run.lock"
+    path.write_text('{"pid": 4242, "started": "2024-05-01T02:15:00Z"}\n')
+    with hold_lock(str(path)):
+        assert holder_of(path)["pid"] == os.getpid()
+        with pytest.raises(LockHeldError, match=f"PID {os.getpid()}, started 20"), hold_lock(str(path)):
+            pytest.fail("the block ran")
+    assert path.read_bytes() == MARKER

@@ -17,6 +17,7 @@ from reconciler.lock import MARKER
 from reconciler.run import RunOptions, run
 from reconciler.sandbox import Sandbox
 from tests.conftest import Cli
+from tests.facilities import reconciler_without, without
 from tests.test_e2e import CLEAN_CSV, CLEAN_YAML
 
 pytestmark = pytest.mark.slow  # the sandbox on loopback or a child process: not in `make test-fast`
@@ -60,12 +61,15 @@ def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     child.communicate(timeout=WAIT)
 
 
-def apply_process(sandbox: Sandbox, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m reconciler apply ARGS…` in its own process; a hang fails the test after WAIT seconds."""
+def apply_process(
+    sandbox: Sandbox, cwd: Path, *args: str, python_args: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python -m reconciler apply ARGS…` in its own process (`python ARGS…` with `python_args`); a hang
+    fails the test after WAIT seconds."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "ATOMSCALE_API_KEY"}
     env |= {"AS_API_KEY": "sandbox", "AS_API_ENDPOINT": sandbox.url}
     return subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", *args],
+        [sys.executable, *args] if python_args else [sys.executable, "-m", "reconciler", "apply", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -308,3 +312,36 @@ def test_empty_or_old_lock_file_is_used(
     ran = cli("apply", "--lock-file", str(lock), str(overrides))
     assert ran.code == 0, ran.err
     assert lock.read_bytes() == MARKER
+
+
+def test_lock_without_fcntl_or_msvcrt_exits_3_naming_the_holder_then_is_taken_over(
+    sandbox: Sandbox, overrides: Path, tmp_path: Path
+) -> None:
+    """Processes that can import neither fcntl nor msvcrt: a held lock exits 3 naming the holder's PID;
+    once the holder is killed outright, the next apply takes the lock over and converges."""
+    lock = tmp_path / "apply.lock"
+    bare = ["fcntl", "msvcrt"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", without(modules=bare) + HOLD, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        argv = [*reconciler_without(modules=bare)[1:], "apply", "--lock-file", str(lock), str(overrides)]
+        held = apply_process(sandbox, tmp_path, *argv, python_args=True)
+        assert held.returncode == 3, held.stderr
+        assert f"another run holds the lock {lock} (PID {holder.pid}, started 20" in held.stderr
+        assert f"remove the folder {lock}.d" in held.stderr
+        assert sandbox.stats()["requests"] == 0
+    finally:
+        holder.kill()
+        holder.communicate(timeout=WAIT)
+    done = apply_process(sandbox, tmp_path, *argv, python_args=True)
+    assert done.returncode == 0, done.stderr
+    assert f"taking over the lock folder {lock}.d: its holder, PID {holder.pid}, has ended" in done.stderr
+    assert sandbox.stats()["by_method"]["PATCH"] == 6
+    assert lock.read_bytes() == MARKER
+    assert not Path(f"{lock}.d").exists()
