@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import InputError
-from reconciler.models import ERROR_STATUSES, Item, Status, first_problem
+from reconciler.models import Item, Status, first_problem
 from reconciler.overrides.rules import (
     candidate_key_problem,
     data_id_problem,
@@ -20,11 +20,9 @@ from reconciler.overrides.rules import (
     shown,
 )
 from reconciler.report import Report, summary
+from reconciler.schemas import FORMAT_VERSION, ITEM_FIELDS, PLANNED_STATUSES
 
-FORMAT_VERSION = "2"
 MAKE_A_NEW_PLAN = "make a new plan"
-# What a `plan` run writes; `applied`, `failed` or `stale` in a plan would claim work that was never done.
-PLANNED_STATUSES = frozenset({Status.IN_SYNC, Status.CHANGE}) | ERROR_STATUSES
 
 
 class _PlanHeader(BaseModel):
@@ -165,24 +163,14 @@ def _status_problem(status: Status) -> str | None:
 
 
 def item_json(item: Item) -> dict[str, Any]:
-    """An item as the JSON report (and saved plan) writes it."""
-    return {
-        "data_id": item.data_id,
-        "peak_id": item.peak_id,
-        "desired": item.desired,
-        "current": item.current,
-        "element": item.element,
-        "manual": item.manual,
-        "status": item.status.value,
-        "source": item.source,
-        "note": item.note,
-        "message": item.message,
-        "last_updated": item.last_updated,
-        # Where the server measured the peak; and the run whose PATCH the record verifies an element-only
-        # match by (None: not verified, or compared by candidate key).
-        "wavelength_nm": item.wavelength_nm,
-        "verified_by": item.verified_by,
-    }
+    """An item as the JSON report (and saved plan) writes it: the fields of its model (schemas.py), in order.
+
+    `wavelength_nm` is where the server measured the peak; `verified_by` the run whose PATCH the record
+    verifies an element-only match by (None: not verified, or compared by candidate key).
+    """
+    written = {name: getattr(item, name) for name in ITEM_FIELDS}
+    written["status"] = item.status.value
+    return written
 
 
 # The fields of an item in plans written before the record: their digest covers these only.

@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -29,6 +29,7 @@ from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.overrides import OverrideSet, load_overrides
+from reconciler.overrides.rules import data_id_problem, normalise_data_id
 from reconciler.plan import Plan
 from reconciler.progress import progress_bar
 from reconciler.report import Report, summary, write_markdown, write_text
@@ -80,6 +81,8 @@ class RunOptions:
     lock_file: str | None = None
     audit_log: str | None = None
     wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE
+    # `--only`: the data entries to work on, of those the files name (empty: all of them).
+    only: tuple[str, ...] = ()
     overwrite_conflicts: bool = False
     state: str | None = None  # the record's database (`--state`, resolved); None: nothing is recorded
     verbose: bool = False
@@ -111,6 +114,7 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         overrides = load_overrides(options.paths)
         for warning in overrides.warnings:
             log.warning("%s", warning)
+        overrides = only_entries(overrides, options.only)
         sources, digest = overrides.sources, overrides.digest
     for path in (options.report_path, options.out_path):
         if path is not None:
@@ -161,6 +165,25 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
     if unwritten:
         raise unwritten[0]
     return code
+
+
+def only_entries(overrides: OverrideSet, only: Sequence[str]) -> OverrideSet:
+    """The overrides of the entries `--only` names (all without it); a name the files do not hold, or that
+    is no UUID, is refused before anything is sent. Ids are matched in any case, as the loader reads them."""
+    if not only:
+        return overrides
+    named = {override.data_id for override in overrides.overrides}
+    wanted: set[str] = set()
+    for data_id in only:
+        problem = data_id_problem(data_id)
+        if problem is not None:
+            raise InputError(f"--only: {problem}")
+        if normalise_data_id(data_id) not in named:
+            files = ", ".join(overrides.sources) or "the files given"
+            raise InputError(f"--only {data_id}: no override for that data entry in {files}")
+        wanted.add(normalise_data_id(data_id))
+    kept = tuple(override for override in overrides.overrides if override.data_id in wanted)
+    return replace(overrides, overrides=kept)
 
 
 def _same_api(planned: str, endpoint: str) -> bool:

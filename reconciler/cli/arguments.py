@@ -42,6 +42,7 @@ class RunArgs(ConnectionArgs, StateArgs):
     rate_limit: float | None
     max_attempts: int
     wavelength_tolerance: float
+    only: list[str] | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +135,33 @@ class UndoArgs(RecordArgs):
     force: bool
 
 
-Arguments = PlanArgs | ApplyArgs | ValidateArgs | ExportArgs | SandboxArgs | HistoryArgs | UndoArgs
+@dataclass(frozen=True, kw_only=True)
+class SchemaArgs:
+    command: Literal["schema"]
+    name: Literal["overrides", "report", "plan"]
+    verbose: int = 0
+    quiet: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletionArgs:
+    command: Literal["completion"]
+    shell: Literal["bash", "zsh", "tcsh"]
+    verbose: int = 0
+    quiet: bool = False
+
+
+Arguments = (
+    PlanArgs
+    | ApplyArgs
+    | ValidateArgs
+    | ExportArgs
+    | SandboxArgs
+    | HistoryArgs
+    | UndoArgs
+    | SchemaArgs
+    | CompletionArgs
+)
 
 _BY_COMMAND: dict[str, type[Arguments]] = {
     "plan": PlanArgs,
@@ -144,6 +171,8 @@ _BY_COMMAND: dict[str, type[Arguments]] = {
     "sandbox": SandboxArgs,
     "history": HistoryArgs,
     "undo": UndoArgs,
+    "schema": SchemaArgs,
+    "completion": CompletionArgs,
 }
 
 

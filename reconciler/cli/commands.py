@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from reconciler.cli.arguments import (
     ApplyArgs,
     Arguments,
+    CompletionArgs,
     ConnectionArgs,
     ExportArgs,
     HistoryArgs,
     PlanArgs,
     RecordArgs,
     SandboxArgs,
+    SchemaArgs,
     StateArgs,
     UndoArgs,
     ValidateArgs,
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 SANDBOX_SOURCE = "the in-process sandbox"
 
 
-def dispatch(args: Arguments, *, redactor: Redactor) -> int:
+def dispatch(args: Arguments, *, redactor: Redactor) -> int:  # noqa: PLR0911 (one return per command)
     if isinstance(args, PlanArgs | ApplyArgs):
         return run_command(args, redactor=redactor)
     if isinstance(args, ExportArgs):
@@ -48,7 +50,28 @@ def dispatch(args: Arguments, *, redactor: Redactor) -> int:
         return history(args)
     if isinstance(args, UndoArgs):
         return undo(args)
+    if isinstance(args, SchemaArgs | CompletionArgs):
+        return print_text(args)
     return sandbox(args)
+
+
+def print_text(args: SchemaArgs | CompletionArgs) -> int:
+    """`schema NAME` and `completion SHELL`: a JSON Schema or a completion script on stdout."""
+    from reconciler import output
+
+    if isinstance(args, SchemaArgs):
+        from reconciler.schemas import schema_text
+
+        text = schema_text(args.name)
+    else:
+        from reconciler.cli.completion import script
+        from reconciler.cli.parser import build_parser
+
+        text = script(args.shell, build_parser())
+    problem = output.to_stdout(lambda out: out.write(text))
+    if problem is not None:
+        raise ConfigError(problem)
+    return 0
 
 
 def _connector(args: ConnectionArgs, *, redactor: Redactor) -> Connector:
@@ -97,6 +120,10 @@ def run_command(args: PlanArgs | ApplyArgs, *, redactor: Redactor) -> int:
             "apply --plan applies the changes the saved plan decided, and its conflicts were decided then: "
             "apply the override files with --overwrite-conflicts instead"
         )
+    if plan_path is not None and args.only:
+        raise InputError(
+            "apply --plan applies the saved plan as it was made: give --only to the `plan` that saves it"
+        )
     if plan_path is None and not args.paths:
         raise InputError(f"{args.command}: name at least one override file or directory")
     with ExitStack() as stack:
@@ -128,6 +155,7 @@ def _run(args: PlanArgs | ApplyArgs, *, plan_path: str | None, state: str | None
         lock_file=applying.lock_file if applying else None,
         audit_log=applying.audit_log if applying else None,
         wavelength_tolerance=args.wavelength_tolerance,
+        only=tuple(args.only or ()),
         overwrite_conflicts=applying.overwrite_conflicts if applying else False,
         state=state,
         verbose=args.verbose > 0,

@@ -40,6 +40,9 @@ MIN_TIMEOUT = 0.1
 # Peaks of one spectrum lie a few nm apart: a tolerance of tens of nm would take any neighbour for the
 # peak an override meant, which is what the check is there to catch.
 MAX_WAVELENGTH_TOLERANCE = 50.0
+# The choices of `schema` and `completion` (the schemas and scripts are built only when asked for).
+SCHEMAS = ("overrides", "report", "plan")
+SHELLS = ("bash", "zsh", "tcsh")
 
 
 def _shown(text: str) -> str:
@@ -164,6 +167,12 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
             f"last patched) is peak_moved, not patched (default {DEFAULT_WAVELENGTH_TOLERANCE:g})"
         ),
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="DATA_ID",
+        help="work on the files' overrides of this entry only (repeatable; as Terraform's -target)",
+    )
     if command == "plan":
         parser.add_argument("--out", metavar="PATH", help="write the JSON plan that `apply --plan` takes")
         parser.add_argument(
@@ -235,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(commands.add_parser("sandbox", help="serve a local stand-in of the API on 127.0.0.1"))
     _add_history(commands.add_parser("history", help="what the record holds: runs and PATCHes, newest first"))
     _add_undo(commands.add_parser("undo", help="write an override file that restores what a run changed"))
+    schema = commands.add_parser("schema", help="print the JSON Schema of an override file, report or plan")
+    schema.add_argument("name", choices=SCHEMAS, metavar="{overrides,report,plan}")
+    completion = commands.add_parser("completion", help="print the shell completion script")
+    completion.add_argument("shell", choices=SHELLS, metavar="{bash,zsh,tcsh}")
     return parser
 
 

@@ -31,7 +31,7 @@ def test_examples_load_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
     pairs = [(override.data_id, override.peak_id) for override in loaded.overrides]
     assert pairs == sorted(pairs)
     assert (
-        Override(D1, "p2", "N2_337.1", "examples/overrides.yaml", 7, "confirmed by XPS") in loaded.overrides
+        Override(D1, "p2", "N2_337.1", "examples/overrides.yaml", 8, "confirmed by XPS") in loaded.overrides
     )
 
 
