@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck contracts unit bench bench-smoke clean
+.PHONY: demo test test-fast lint typecheck contracts unit bench bench-smoke dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ demo: $(STAMP)
 	@bash examples/demo.sh $(BIN)
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/ruff format --check reconciler tests benchmarks
+	$(BIN)/ruff check reconciler oes_reconcile.py tests benchmarks
+	$(BIN)/ruff format --check reconciler oes_reconcile.py tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -45,5 +45,9 @@ bench: $(STAMP)
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/run.py --smoke
 
+# The sdist and wheel in dist/, as a release would build them; the wheel installed into a fresh venv and run.
+dist: $(STAMP)
+	.ci/check-dist $(BIN)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache .coverage .coverage.* htmlcov
+	rm -rf dist build $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache .coverage .coverage.* htmlcov

@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+# The one place the version is written: pyproject.toml reads it from here (setuptools' `attr:`).
+__version__ = "0.2.0.dev0"
+
+# Whose `reconciler` this is: an unrelated distribution on the package index is named `reconciler` too, and
+# the console script (oes_reconcile.py) refuses to run a package without this mark.
+__distribution__ = "oes-reconcile"
