@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from reconciler.models import Item, Status
+from reconciler.settings import DEFAULT_MAX_MARKDOWN_CHARS
 from reconciler.text import visible
 
 SYMBOLS = {Status.CHANGE: "~", Status.APPLIED: "~", Status.IN_SYNC: "="}
@@ -197,27 +198,118 @@ def _cell(text: str | None, *, code: bool = False) -> str:
     return markdown_code(text) if code else markdown_text(text)
 
 
-def write_markdown(report: Report, out: TextIO) -> None:
-    """A pull-request comment: the headline, a table of changes and errors, in-sync peaks as a count."""
-    out.write(f"### oes-reconcile {report.command}\n\n**{markdown_text(headline(report))}**\n\n")
-    listed = [item for item in report.items if item.status is not Status.IN_SYNC]
-    if listed:
-        out.write("| | Data entry | Peak | Current | Desired | Status | Source | Note |\n")
-        out.write("|---|---|---|---|---|---|---|---|\n")
-        for item in listed:
-            note = "; ".join(part for part in (item.note, item.message) if part)
-            cells = [
-                marker(report, item),
-                _cell(item.data_id, code=True),
-                _cell(item.peak_id, code=True),
-                _cell(shown_current(item), code=True),
-                _cell(item.desired, code=True),
-                item.status.value,
-                _cell(item.source, code=True),
-                _cell(note),
-            ]
-            out.write("| " + " | ".join(cells) + " |\n")
-        out.write("\n")
+_TABLE_HEADER = (
+    "| | Data entry | Peak | Current | Desired | Status | Source | Note |\n"
+    "|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def _row(report: Report, item: Item) -> str:
+    note = "; ".join(part for part in (item.note, item.message) if part)
+    cells = [
+        marker(report, item),
+        _cell(item.data_id, code=True),
+        _cell(item.peak_id, code=True),
+        _cell(shown_current(item), code=True),
+        _cell(item.desired, code=True),
+        item.status.value,
+        _cell(item.source, code=True),
+        _cell(note),
+    ]
+    return "| " + " | ".join(cells) + " |\n"
+
+
+def _where_in_full(report_path: str | None, html_path: str | None) -> str:
+    """Where the whole report is: the page or the JSON file written beside, else how to get it."""
+    path = html_path or report_path
+    if path is None:
+        return "rerun with --report PATH or --format json for the full report"
+    return f"the full report is in {markdown_code(path)}"
+
+
+def _cut_note(*, hidden: int, limit: int, fits_header: bool, where: str) -> str:
+    """The last line of a markdown report that does not fit: what is left out, and where it is."""
+    rows = _plural(hidden, "more row")
+    if fits_header:
+        return f"{rows} not shown, to stay under {limit} characters; {where}.\n"
+    return f"The table ({rows}) does not fit in {limit} characters; {where}.\n"
+
+
+def _longest_note(*, listed: int, limit: int, where: str) -> int:
+    """The most characters the last line can take (with the blank line before it)."""
+    return 1 + max(
+        len(_cut_note(hidden=listed, limit=limit, fits_header=fits, where=where)) for fits in (True, False)
+    )
+
+
+def _head(report: Report, budget: int) -> str:
+    """The title and headline, the headline cut short (before escaping) when even it exceeds `budget`."""
+    title = f"### oes-reconcile {report.command}\n\n"
+    line = headline(report)
+    text = f"{title}**{markdown_text(line)}**\n\n"
+    if len(text) <= budget:
+        return text
+    # The longest start of the headline that fits once escaped (an escape can take several characters).
+    low, high = 0, len(line)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(f"{title}**{markdown_text(line[:middle])}…**\n\n") <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return f"{title}**{markdown_text(line[:low])}…**\n\n"
+
+
+def write_markdown(
+    report: Report,
+    out: TextIO,
+    *,
+    max_chars: int = DEFAULT_MAX_MARKDOWN_CHARS,
+    report_path: str | None = None,
+    html_path: str | None = None,
+) -> None:
+    """A pull-request comment: the headline, a table of changes and errors, in-sync peaks as a count.
+
+    At most `max_chars` characters in all (the CLI takes 1000 and up): beyond, whole rows are left out
+    and a last line says how many and where the full report is (`html_path`, else `report_path`, else how
+    to get one); when not even the table's header fits, the headline and that line are all. Rows are
+    written as they come: only those a last line could still displace are held back.
+    """
     in_sync = summary(report)["in_sync"]
-    if in_sync:
-        out.write(f"{_plural(in_sync, 'override')} in sync (not listed).\n")
+    listed = sum(item.status is not Status.IN_SYNC for item in report.items)
+    where = _where_in_full(report_path, html_path)
+    if _longest_note(listed=listed, limit=max_chars, where=where) > max_chars // 2:
+        where = _where_in_full(None, None)  # a path about as long as the limit would leave no room
+    longest_note = _longest_note(listed=listed, limit=max_chars, where=where)
+    head = _head(report, max_chars - longest_note)
+    table = _TABLE_HEADER if listed else ""
+    closing = ("\n" if listed else "") + (
+        f"{_plural(in_sync, 'override')} in sync (not listed).\n" if in_sync else ""
+    )
+    # Room for the rows when all of them fit, and when some are cut (the last line then takes its share).
+    room_all = max_chars - len(head) - len(table) - len(closing)
+    room_cut = room_all - longest_note
+    if listed and room_cut < 0:
+        note = _cut_note(hidden=listed, limit=max_chars, fits_header=False, where=where)
+        out.write(head + note)
+        return
+    out.write(head + table)
+    written = used = 0
+    held: list[str] = []  # rows past room_cut: written only if every row fits in room_all
+    held_size = 0
+    for item in report.items:
+        if item.status is Status.IN_SYNC:
+            continue
+        row = _row(report, item)
+        if not held and used + len(row) <= room_cut:
+            out.write(row)
+            written += 1
+            used += len(row)
+        elif used + held_size + len(row) <= room_all:
+            held.append(row)
+            held_size += len(row)
+        else:
+            note = _cut_note(hidden=listed - written, limit=max_chars, fits_header=True, where=where)
+            out.write(f"{closing}\n{note}")
+            return
+    out.write("".join(held) + closing)

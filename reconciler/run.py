@@ -37,6 +37,7 @@ from reconciler.retry import RetryPolicy
 from reconciler.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_MARKDOWN_CHARS,
     Connection,
     ConnectionOptions,
     Connector,
@@ -71,6 +72,7 @@ class RunOptions:
     check_plan_endpoint: bool = True
     format: str = "text"
     report_path: str | None = None
+    max_markdown_chars: int = DEFAULT_MAX_MARKDOWN_CHARS
     out_path: str | None = None
     plan_path: str | None = None
     detailed_exitcode: bool = False
@@ -320,7 +322,7 @@ def _write_stdout(report: Report, options: RunOptions, code: int) -> int:
         if options.format == "json":
             write_json(report, out, ascii_only=not output.stdout_is_unicode())
         elif options.format == "markdown":
-            write_markdown(report, out)
+            write_markdown(report, out, max_chars=options.max_markdown_chars, report_path=options.report_path)
         else:
             write_text(report, out, verbose=options.verbose)
 

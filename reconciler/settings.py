@@ -21,6 +21,8 @@ DEFAULT_ENDPOINT = "https://api.atomscale.ai/"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_TIMEOUT = 30.0
+# GitHub refuses a comment of more than 65,536 characters; this leaves room for what a workflow adds.
+DEFAULT_MAX_MARKDOWN_CHARS = 60_000
 KEY_VARIABLES = ("AS_API_KEY", "ATOMSCALE_API_KEY")
 MAX_KEY_FILE = 64 * 1024
 KEY_PIPE_WAIT = 10.0  # seconds a pipe may take to send the key

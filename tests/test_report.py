@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -507,6 +507,109 @@ def test_html_text_escapes_markup_and_folds_lines() -> None:
     assert html_text('<a href="x">&</a>\n\'@x') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt; &#x27;@x"
 
 
+def markdown_of(rep: Report, **options: object) -> str:
+    out = io.StringIO()
+    write_markdown(rep, out, **options)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def changes(count: int, **fields: object) -> list[Item]:
+    return [item(f"p{n}", Status.CHANGE, **fields) for n in range(count)]
+
+
+def assert_whole_rows(markdown: str) -> None:
+    """Every table line is a whole row: it opens and closes with a pipe, and has the header's cells."""
+    html = rendered(markdown)
+    assert all(len(row) == 8 for row in html.rows)
+    assert all(line.endswith(" |") for line in markdown.splitlines() if line.startswith("| "))
+
+
+def test_markdown_over_the_limit_cuts_whole_rows_and_says_where_the_rest_is() -> None:
+    """1000 changes in 5000 characters: whole rows, then a last line with how many more and the report."""
+    rep = report(*changes(1000), item("q", Status.IN_SYNC))
+    markdown = markdown_of(rep, max_chars=5000, report_path="out/report.json")
+    assert len(markdown) <= 5000
+    lines = markdown.splitlines()
+    assert lines[2] == "**Plan: 1000 to change, 1 in sync.**"
+    assert lines[4].startswith("| | Data entry | Peak |")
+    assert_whole_rows(markdown)
+    shown = len(rendered(markdown).rows) - 1
+    assert 20 < shown < 1000
+    assert "1 override in sync (not listed)." in lines
+    assert lines[-1] == (
+        f"{1000 - shown} more rows not shown, to stay under 5000 characters; "
+        "the full report is in `out/report.json`."
+    )
+    assert len(markdown) > 5000 - 300  # the room was used: at most a row and the last line's slack left
+
+
+def test_markdown_under_the_limit_is_whole() -> None:
+    """A report that fits is written whole, the same as with the largest limit, with no last line."""
+    rep = report(*changes(30), item("q", Status.IN_SYNC))
+    whole = markdown_of(rep, max_chars=1_000_000)
+    assert markdown_of(rep) == whole
+    assert markdown_of(rep, max_chars=len(whole)) == whole
+    cut = markdown_of(rep, max_chars=len(whole) - 1)
+    assert len(cut) < len(whole)
+    assert cut.endswith("rerun with --report PATH or --format json for the full report.\n")
+
+
+def test_markdown_names_the_page_before_the_json_report() -> None:
+    """The last line names the HTML page when one is written, else the JSON report."""
+    rep = report(*changes(100))
+    assert "the full report is in `r.html`." in markdown_of(
+        rep, max_chars=2000, report_path="r.json", html_path="r.html"
+    )
+
+
+def test_markdown_limit_below_the_header_keeps_the_headline_and_says_so() -> None:
+    """A headline that leaves no room for the table: the headline (cut if need be) and the last line only."""
+    for reason in ("x" * 800, "@all #12 `" * 400):
+        rep = report(*changes(3), stopped=reason)
+        markdown = markdown_of(rep, max_chars=1000, report_path="r.json")
+        assert len(markdown) <= 1000
+        lines = markdown.splitlines()
+        assert lines[0] == "### oes-reconcile plan"
+        assert lines[2].startswith("**Plan incomplete (")
+        assert lines[-1] == (
+            "The table (3 more rows) does not fit in 1000 characters; the full report is in `r.json`."
+        )
+        assert "|" not in lines[-1]
+        assert not rendered(markdown).rows
+        assert not rendered(markdown).tags - {"h3", "p", "strong", "code"}
+
+
+def test_markdown_path_as_long_as_the_limit_is_not_named() -> None:
+    """A report path that would fill the comment is left out: the last line says how to get the report."""
+    markdown = markdown_of(report(*changes(100)), max_chars=1000, report_path="r" * 990)
+    assert len(markdown) <= 1000
+    assert markdown.endswith("rerun with --report PATH or --format json for the full report.\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    notes=st.lists(ANY_TEXT, max_size=40),
+    limit=st.integers(min_value=1000, max_value=8000),
+    in_sync=st.booleans(),
+)
+def test_markdown_never_exceeds_the_limit(notes: list[str], limit: int, in_sync: bool) -> None:
+    """Hostile notes of any length, any count of rows: the comment stays in the limit, rows stay whole,
+    and the rows shown and the count said to be left out add up to the rows."""
+    long_notes = [note * 50 for note in notes]
+    rep = report(
+        *[item(f"p{n}", Status.CHANGE, note=note) for n, note in enumerate(long_notes)],
+        *([item("q", Status.IN_SYNC)] if in_sync else []),
+    )
+    markdown = markdown_of(rep, max_chars=limit)
+    assert len(markdown) <= limit
+    assert_whole_rows(markdown)
+    shown = max(len(rendered(markdown).rows) - 1, 0)
+    cut = re.search(r"\n([0-9]+) more rows? not shown", markdown) or re.search(
+        r"\(([0-9]+) more rows?\)", markdown
+    )
+    assert shown + (int(cut.group(1)) if cut else 0) == len(notes)
+
+
 # --- End to end, the real CLI against the sandbox ---
 
 
@@ -548,3 +651,36 @@ def test_a_hostile_note_through_the_cli_is_escaped(sandbox: Sandbox, cli: Cli, t
     assert row[7].replace(ZERO_WIDTH_JOINER, "") == " ".join(HOSTILE_NOTE.split())
     assert "img" not in html.tags
     assert not re.search("@[A-Za-z0-9]|#[0-9]", html.plain)
+
+
+@pytest.mark.slow
+def test_plan_markdown_keeps_to_max_markdown_chars(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
+    """`--max-markdown-chars 1000` cuts a table of long notes; its last line names the `--report` file."""
+    overrides = tmp_path / "overrides.yaml"
+    note = "note: " + "checked against the growth log " * 10
+    text = Path("examples/overrides.yaml").read_text(encoding="utf-8")
+    overrides.write_text(text.replace("note: confirmed by XPS", note), encoding="utf-8")
+    report_path = tmp_path / "report.json"
+    ran = cli(
+        "plan",
+        "--format",
+        "markdown",
+        "--max-markdown-chars",
+        "1000",
+        "--report",
+        str(report_path),
+        str(overrides),
+    )
+    assert len(ran.out) <= 1000
+    last = ran.out.splitlines()[-1]
+    assert re.fullmatch("[0-9]+ more rows? not shown, to stay under 1000 characters; .*", last)
+    assert last.endswith(f"the full report is in `{report_path}`.")
+    assert report_path.is_file()
+
+
+@pytest.mark.parametrize("value", ["999", "1000001", "many"])
+def test_max_markdown_chars_is_bounded(cli: Cli, value: str) -> None:
+    """A limit below 1000 or above a million is refused as a usage error, before anything is sent."""
+    ran = cli("plan", "--format", "markdown", "--max-markdown-chars", value, "examples/overrides.yaml")
+    assert ran.code == 1
+    assert "--max-markdown-chars" in ran.err

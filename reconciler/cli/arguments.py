@@ -38,6 +38,7 @@ class RunArgs(ConnectionArgs, StateArgs):
     paths: list[str]
     format: Literal["text", "markdown", "json"]
     report: str | None
+    max_markdown_chars: int
     concurrency: int
     rate_limit: float | None
     max_attempts: int

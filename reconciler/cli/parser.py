@@ -10,7 +10,12 @@ from typing import NoReturn
 from reconciler import __version__
 from reconciler.errors import UsageError
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
-from reconciler.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
+from reconciler.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_MARKDOWN_CHARS,
+    DEFAULT_TIMEOUT,
+)
 
 EPILOG = """\
 exit codes: 0 done (nothing failed); 1 invalid input, configuration or key, or anything not in sync
@@ -40,6 +45,9 @@ MIN_TIMEOUT = 0.1
 # Peaks of one spectrum lie a few nm apart: a tolerance of tens of nm would take any neighbour for the
 # peak an override meant, which is what the check is there to catch.
 MAX_WAVELENGTH_TOLERANCE = 50.0
+# --max-markdown-chars: below 1000 not even a headline and a few rows fit; a million is a long page.
+MIN_MARKDOWN_CHARS = 1_000
+MAX_MARKDOWN_CHARS = 1_000_000
 # The choices of `schema` and `completion` (the schemas and scripts are built only when asked for).
 SCHEMAS = ("overrides", "report", "plan")
 SHELLS = ("bash", "zsh", "tcsh")
@@ -97,6 +105,7 @@ _concurrency = _count(low=1, high=MAX_CONCURRENCY)
 _attempts = _count(low=1, high=MAX_ATTEMPTS)
 _non_negative_int = _count(low=0)
 _at_least_one = _count(low=1)
+_markdown_chars = _count(low=MIN_MARKDOWN_CHARS, high=MAX_MARKDOWN_CHARS)
 # A run id or a row count is an SQLite INTEGER: beyond 2**63 - 1 it cannot be looked up at all.
 _row = _count(low=1, high=2**63 - 1)
 _timeout = _real(low=MIN_TIMEOUT, high=MAX_SECONDS, low_included=True)
@@ -142,6 +151,17 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
         "--format", choices=("text", "markdown", "json"), default="text", help="stdout report"
     )
     parser.add_argument("--report", metavar="PATH", help="also write the JSON report to PATH")
+    parser.add_argument(
+        "--max-markdown-chars",
+        type=_markdown_chars,
+        default=DEFAULT_MAX_MARKDOWN_CHARS,
+        metavar="N",
+        help=(
+            f"--format markdown: at most N characters ({MIN_MARKDOWN_CHARS} to {MAX_MARKDOWN_CHARS}); "
+            "beyond, rows are cut and a last line says where the full report is "
+            f"(default {DEFAULT_MAX_MARKDOWN_CHARS})"
+        ),
+    )
     parser.add_argument(
         "--concurrency",
         type=_concurrency,
