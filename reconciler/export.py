@@ -279,7 +279,8 @@ class Exported:
 
 def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Exported:
     """The manual assignments (or every peak's, with `all_peaks`) that an override file can carry, each
-    with the wavelength the peak was measured at: a plan of the file then notices a renumbered peak."""
+    with the wavelength the peak was measured at (a plan of the file then notices a renumbered peak) and
+    the candidates the server lists for it (YAML shows them in a comment, for whoever edits the file)."""
     exported: dict[str, dict[str, str | Assignment]] = {}
     element_only = unnameable = 0
     for data_id in sorted(results):
@@ -291,7 +292,8 @@ def assignments_of(results: dict[str, OESResult], *, all_peaks: bool) -> Exporte
                 continue
             key = _exportable(data_id, peak)
             if key is not None:
-                peaks[peak_id] = Assignment(key, _wavelength(data_id, peak))
+                listed = tuple(candidate.key for candidate in peak.candidates or ())
+                peaks[peak_id] = Assignment(key, _wavelength(data_id, peak), candidates=listed)
             elif peak.applied is None:
                 element_only += 1
             else:

@@ -27,8 +27,8 @@ ALN = "5b6e8f2a-9c4d-4e1f-8a7b-2d3c4e5f6a7b"  # element and manual only: nothing
 PLASMA = "8e1f2a3b-4c5d-4e6f-9a0b-1c2d3e4f5a6b"  # candidates as a list with `selected`
 EXAMPLES = (GAN, INGAN, ALN, PLASMA)
 MISSING = "00000000-0000-4000-8000-000000000000"
-# Each exported peak carries the wavelength the sandbox measured it at.
-GAN_P2 = "p2: {candidate_key: N2_337.1, wavelength_nm: 337.4}"
+# Each exported peak carries the wavelength the sandbox measured it at, and its candidates in a comment.
+GAN_P2 = "p2: {candidate_key: N2_337.1, wavelength_nm: 337.4}  # candidates: N2_337.1, N2_357.7"
 
 
 def export(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -49,10 +49,14 @@ def test_yaml_export_round_trips(
     assert text.startswith(f"# Manual peak assignments, exported by oes-reconcile from {sandbox.url}\n")
     assert f"  {GAN}:\n    {GAN_P2}\n" in text
     assert (
-        f"  {INGAN}:\n    p1: {{candidate_key: In_451.1, wavelength_nm: 451.3}}\n"
-        "    p4: {candidate_key: In_451.1, wavelength_nm: 417.9}\n"
+        f"  {INGAN}:\n    p1: {{candidate_key: In_451.1, wavelength_nm: 451.3}}"
+        "  # candidates: In_451.1, In_410.2\n"
+        "    p4: {candidate_key: In_451.1, wavelength_nm: 417.9}  # candidates: In_451.1, Ga_417.2\n"
     ) in text
-    assert f"  {PLASMA}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 417.5}}\n" in text
+    assert (
+        f"  {PLASMA}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 417.5}}"
+        "  # candidates: Ga_417.2, Ga_403.3\n" in text
+    )
     assert "p1:" not in text.split(GAN)[1]  # unpinned: not a manual assignment
 
     capsys.readouterr()
@@ -104,10 +108,10 @@ def test_all_peaks_includes_unpinned_peaks(sandbox: Sandbox, capsys: pytest.Capt
     assert out.startswith("# Every peak's applied candidate, exported by oes-reconcile")
     assert out.endswith(
         f"overrides:\n  {GAN}:\n"
-        "    p1: {candidate_key: In_451.1, wavelength_nm: 416.9}\n"
+        "    p1: {candidate_key: In_451.1, wavelength_nm: 416.9}  # candidates: Ga_417.2, In_451.1\n"
         f"    {GAN_P2}\n"
-        "    p3: {candidate_key: Ga_403.3, wavelength_nm: 403.1}\n"
-        "    p5: {candidate_key: Al_396.2, wavelength_nm: 396.5}\n"
+        "    p3: {candidate_key: Ga_403.3, wavelength_nm: 403.1}  # candidates: Ga_403.3, Ga_417.2\n"
+        "    p5: {candidate_key: Al_396.2, wavelength_nm: 396.5}  # candidates: Al_396.2, Al_394.4\n"
     )
 
 
@@ -470,7 +474,10 @@ def test_some_element_only_peaks_warn_and_exit_0(sandbox: Sandbox, cli: Cli) -> 
     assert f"{ALN} p2: skipped: the server sends no candidate key" in ran.err
     assert "WARNING: 2 peaks skipped: the server sends no candidate key, only the element" in ran.err
     assert ALN not in ran.out
-    assert f"  {GAN}:\n    p1: {{candidate_key: In_451.1, wavelength_nm: 416.9}}\n" in ran.out
+    assert (
+        f"  {GAN}:\n    p1: {{candidate_key: In_451.1, wavelength_nm: 416.9}}"
+        "  # candidates: Ga_417.2, In_451.1\n" in ran.out
+    )
 
 
 def test_mix_of_found_missing_and_element_only_entries(sandbox: Sandbox, cli: Cli, tmp_path: Path) -> None:
@@ -485,7 +492,8 @@ def test_mix_of_found_missing_and_element_only_entries(sandbox: Sandbox, cli: Cl
     assert "ERROR: 1 of 4 data entries has no OES result (HTTP 404); the export holds the others" in ran.err
     text = target.read_text(encoding="utf-8")
     assert text.endswith(
-        f"overrides:\n  {PLASMA}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 417.5}}\n"
+        f"overrides:\n  {PLASMA}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 417.5}}"
+        "  # candidates: Ga_417.2, Ga_403.3\n"
         f"  {GAN}:\n    {GAN_P2}\n"
     )
     planned = cli("plan", str(target), "--detailed-exitcode")
@@ -578,3 +586,32 @@ def test_the_output_name_decides_the_format_unless_told(sandbox: Sandbox, cli: C
     assert ran.code == 1
     assert "names a CSV file, but --format is yaml" in ran.err
     assert sandbox.stats()["requests"] == 0
+
+
+def test_hostile_candidates_stay_in_their_comment_and_plan_finds_no_changes(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli, tmp_path: Path
+) -> None:
+    """Candidate keys with `#`, line breaks and quotes from the server: shown escaped in the comment, the
+    file still has one line per peak, and a plan of it reports no changes."""
+    hostile = ("Ga_417.2", "x\n  p9: Ga_1.0 # y", 'q"uote\u2028')
+    peaks = [peak_with_key("p1", "Ga_417.2", manual=True, candidates=hostile)]
+    target = tmp_path / "current.yaml"
+    with Sandbox(entries=[result_doc(*peaks)]) as server:
+        _serving(monkeypatch, server)
+        assert cli("export", ENTRY, "-o", str(target)).code == 0
+        text = target.read_text(encoding="utf-8")
+        assert text.endswith(
+            f"  {ENTRY}:\n    p1: {{candidate_key: Ga_417.2, wavelength_nm: 401.0}}"
+            '  # candidates: Ga_417.2, "x\\n  p9: Ga_1.0 # y", "q\\"uote\\u2028"\n'
+        )
+        planned = cli("plan", str(target), "--detailed-exitcode")
+    assert planned.code == 0, planned.err
+    assert planned.out == "No changes: 1 override matches.\n"
+
+
+def test_csv_export_has_no_comments(sandbox: Sandbox, cli: Cli) -> None:
+    """CSV has no comments: the candidates are left out of it."""
+    ran = cli("export", GAN, "--format", "csv")
+    assert ran.code == 0
+    assert "candidates" not in ran.out
+    assert "#" not in ran.out

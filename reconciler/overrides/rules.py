@@ -19,11 +19,13 @@ UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """One peak as the writers put it: the candidate key, and where the peak was measured and a note,
-    when known (then YAML writes the long form)."""
+    when known (then YAML writes the long form); the keys the server lists for the peak, for YAML to show
+    in a comment (no loader reads them back)."""
 
     candidate_key: str
     wavelength_nm: float | None = None
     note: str | None = None
+    candidates: tuple[str, ...] = ()
 
 
 # What the writers take: data_id -> peak_id -> candidate_key, or the Assignment with what else is known.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -278,7 +279,66 @@ def render_yaml(assignments: Assignments, *, comments: Sequence[str] = ()) -> st
             emitter.emit(event)
     finally:
         emitter.dispose()
-    return out.getvalue()
+    text = out.getvalue()
+    return _with_candidates(text, assignments) if _lists_candidates(assignments) else text
+
+
+# --- The candidates beside each peak ---
+
+# A comment runs to the end of its line: no character a YAML reader takes for a line break (\x85 and
+# U+2028/9 included), none it refuses (controls, surrogates, U+FFFE/F), no BOM and no bidi override (which
+# would reorder what an editor shows) may go into one. JSON's escapes show them; the rest stays as it is.
+_UNSAFE_IN_COMMENT = re.compile(
+    "[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+# Beyond this many, a server's list is summed up: the comment is a reminder, not a copy of the API.
+_CANDIDATES_SHOWN = 20
+
+
+def _lists_candidates(assignments: Assignments) -> bool:
+    return any(
+        isinstance(value, Assignment) and value.candidates
+        for peaks in assignments.values()
+        for value in peaks.values()
+    )
+
+
+def _with_candidates(text: str, assignments: Assignments) -> str:
+    """`text` with `  # candidates: A, B` after each peak whose candidates are known.
+
+    The emitter writes each peak on a line of its own, four spaces in (it never folds a line, and escapes
+    every line break in a scalar), in the order of `_events`: the peaks are matched to those lines in turn.
+    """
+    comments = (
+        _candidates_comment(assignment(value).candidates)
+        for _data_id, peaks in sorted(assignments.items())
+        for _peak_id, value in sorted(peaks.items())
+    )
+    lines = text.split("\n")  # the emitter ends lines with \n alone, and escapes every other break
+    for at, line in enumerate(lines):
+        if line.startswith("    ") and not line.startswith("     "):
+            lines[at] = line + next(comments)
+    assert next(comments, None) is None, "a peak the emitter did not write on a line of its own"
+    return "\n".join(lines)
+
+
+def _candidates_comment(candidates: Sequence[str]) -> str:
+    """`  # candidates: Ga_417.2, In_451.1`, each key as written in the file (quoted and escaped when it is
+    not a plain word); empty when the server lists none."""
+    if not candidates:
+        return ""
+    keys = list(dict.fromkeys(candidates))
+    shown = [key if _WORD.fullmatch(key) else _quoted(key) for key in keys[:_CANDIDATES_SHOWN]]
+    if len(keys) > _CANDIDATES_SHOWN:
+        shown.append(f"… {len(keys) - _CANDIDATES_SHOWN} more")
+    return "  # candidates: " + ", ".join(shown)
+
+
+def _quoted(key: str) -> str:
+    """A key in double quotes, JSON-escaped, with every character unsafe in a comment as `\\uXXXX`."""
+    quoted = json.dumps(key, ensure_ascii=False)
+    # Every unsafe character lies in the Basic Multilingual Plane: one escape each.
+    return _UNSAFE_IN_COMMENT.sub(lambda found: f"\\u{ord(found.group()):04x}", quoted)
 
 
 def _events(assignments: Assignments) -> Iterator[Event]:

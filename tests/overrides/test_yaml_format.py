@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,3 +367,87 @@ def test_any_wavelength_reads_back_as_the_same_float(wavelength: float) -> None:
         path = Path(folder, "exported.yaml")
         path.write_text(render_yaml({D1: {"p1": Assignment("Ga_417.2", wavelength)}}), encoding="utf-8")
         assert load_overrides([path]).overrides[0].wavelength_nm == wavelength
+
+
+# --- The candidates beside each peak ---
+
+HOSTILE_KEYS = [
+    "# not a comment",
+    "line\nbreak: x",
+    "cr\rreturn",
+    "next\x85line",
+    "sep\u2028arator\u2029",
+    'say "x", y',
+    "back\\slash\\",
+    "bell\x07 del\x7f c1\x9b",
+    "bidi \u202eesrever\u2066",
+    "\ufeffbom",
+    "emoji \U0001f600",
+    "",
+]
+
+
+def candidates_of(line: str) -> str:
+    return line.partition("  # candidates: ")[2]
+
+
+def test_candidates_are_a_comment_beside_each_peak(emitter: None) -> None:
+    """A peak whose candidates are known gets `# candidates: …` on its line; one without gets none."""
+    peaks: dict[str, str | Assignment] = {
+        "p1": Assignment("Ga_417.2", 416.9, candidates=("Ga_417.2", "In_451.1")),
+        "p2": Assignment("N2_337.1", candidates=("N2_337.1",)),
+        "p3": "Al_396.2",
+    }
+    assert render_yaml({D1: peaks}).endswith(
+        f"  {D1}:\n"
+        "    p1: {candidate_key: Ga_417.2, wavelength_nm: 416.9}  # candidates: Ga_417.2, In_451.1\n"
+        "    p2: N2_337.1  # candidates: N2_337.1\n"
+        "    p3: Al_396.2\n"
+    )
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_hostile_candidate_keys_never_break_the_file(key: str, emitter: None) -> None:
+    """Keys holding `#`, line breaks of every kind, quotes, controls or bidi overrides stay inside their
+    comment, escaped: the file has its lines, reads back unchanged, and the key shows as JSON would."""
+    hostile = ("Ga_417.2", key, "In_451.1")
+    peaks = {
+        "p1": Assignment("Ga_417.2", 417.2, note="a # note", candidates=hostile),
+        "p 2": Assignment("yes", candidates=hostile),
+    }
+    plain: dict[str, str | Assignment] = {
+        peak_id: Assignment(value.candidate_key, value.wavelength_nm, value.note)
+        for peak_id, value in peaks.items()
+    }
+    text = render_yaml({D1: peaks})
+    without = render_yaml({D1: plain})
+    assert read_back(text) == read_back(without)
+    lines, plain_lines = text.split("\n"), without.split("\n")
+    assert len(lines) == len(plain_lines)
+    for line, plain_line in zip(lines, plain_lines, strict=True):
+        assert line.startswith(plain_line)
+        if plain_line.startswith("    "):
+            assert candidates_of(line) == candidates_of(lines[4])
+    shown = candidates_of(text.split("\n")[4])
+    assert shown.startswith("Ga_417.2, ")
+    assert shown.endswith(", In_451.1")
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]", shown)
+    middle = shown.removeprefix("Ga_417.2, ").removesuffix(", In_451.1")
+    assert json.loads(middle) == key  # the escapes are JSON's (\u for what JSON leaves raw)
+    # The pure-Python reader, which refuses what is not printable anywhere in a file, reads it too.
+    assert yaml.load(text, Loader=yaml.SafeLoader)["overrides"][D1]["p 2"] == "yes"
+
+
+def test_a_long_list_of_candidates_is_summed_up(emitter: None) -> None:
+    """Beyond 20 candidates the comment names 20 and counts the rest; repeats are shown once."""
+    keys = (*[f"Ga_{400 + n}.0" for n in range(25)], "Ga_400.0")
+    line = render_yaml({D1: {"p1": Assignment("Ga_400.0", candidates=keys)}}).split("\n")[-2]
+    assert candidates_of(line) == ", ".join(keys[:20]) + ", … 5 more"
+
+
+def test_candidates_keep_the_output_byte_stable(emitter: None) -> None:
+    """The same assignments in another order give the same bytes, comments included."""
+    peaks = {f"p{n}": Assignment(f"Ga_{n}", candidates=(f"Ga_{n}", "In_451.1")) for n in (3, 1, 2)}
+    first = render_yaml({D1: peaks, D2: {"x": "y_1"}})
+    assert first == render_yaml({D2: {"x": "y_1"}, D1: dict(reversed(peaks.items()))})
+    assert first.count("# candidates:") == 3
