@@ -9,7 +9,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +38,9 @@ class Answer:
     result: OESResult | None
     status: int
     attempts: int
+    # The answer's bytes, for the review page's windows of spectra (`reconciler.windows`); not kept longer
+    # than the answer itself, which lives as long as its entry's work.
+    body: bytes = field(default=b"", repr=False)
 
 
 class RateLimiter:
@@ -219,7 +222,7 @@ class ApiClient:
             problem = "an HTML page" if html else _clean(first_problem(exc), self.connection.api_key)
             reason = f"HTTP {status} but the body is not an OES result ({problem})"
             raise RequestFailed(reason, status=status, attempts=attempts) from None
-        return Answer(result=result, status=status, attempts=attempts)
+        return Answer(result=result, status=status, attempts=attempts, body=response.content)
 
     def _refusal(self, response: httpx.Response) -> str:
         """Why an answer of 300 or more holds no result: a redirect, a 404 of no API route, or a refusal."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from reconciler.api import ApiClient
@@ -16,6 +16,7 @@ from reconciler.models import EntryMemory, Item, Override, PatchRecord, Status, 
 from reconciler.plan import Plan
 from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind
+from reconciler.windows import Window, Windows, cut_windows
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class Outcome:
     items: list[Item]
     entries: int
     stop: Stop | None = None
+    # With `windows` on: the spectrum around each plotted peak, for the review page (empty otherwise).
+    windows: Windows = field(default_factory=dict)
 
     @property
     def interrupted(self) -> bool:
@@ -70,10 +73,12 @@ class Reconciler:
         on_progress: ProgressHook | None = None,
         wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE,
         overwrite_conflicts: bool = False,
+        windows: bool = False,
     ) -> None:
         """`on_sending` and `on_patch` record each PATCH before it is sent and with its outcome; either
         may raise RecordError, and then nothing more is sent. `wavelength_tolerance` and
-        `overwrite_conflicts` are the diff's (`diff_entry`)."""
+        `overwrite_conflicts` are the diff's (`diff_entry`). `windows` keeps, per entry fetched, the
+        spectrum around each peak not in sync (the review page's plots); nothing more of the spectra."""
         self.client = client
         self.concurrency = concurrency
         self.wavelength_tolerance = wavelength_tolerance
@@ -81,6 +86,8 @@ class Reconciler:
         self.on_sending = on_sending
         self.on_patch = on_patch
         self.on_progress = on_progress
+        self.windows = windows
+        self._windows: dict[tuple[str, str], Window] = {}
 
     async def plan(self, overrides: Sequence[Override], *, memory: Memory | None = None) -> Outcome:
         """Fetch and diff against `memory`, the record (None: no record); send no PATCH."""
@@ -138,7 +145,7 @@ class Reconciler:
 
     def _outcome(self, items: list[Item], entries: int) -> Outcome:
         items.sort(key=lambda item: item.sort_key)
-        return Outcome(items, entries, stop=self.client.stopped)
+        return Outcome(items, entries, stop=self.client.stopped, windows=dict(self._windows))
 
     def _not_done(self, verb: str) -> str:
         """Why an item was left undone, in the words of what stopped the run."""
@@ -203,13 +210,20 @@ class Reconciler:
             return fetch_failed(overrides, exc.reason)
         except (RunStopped, AuthError):
             return fetch_failed(overrides, self._not_done("fetched"))
-        return diff_entry(
+        items = diff_entry(
             overrides,
             answer.result,
             memory=None if memory is None else memory.get(data_id, EntryMemory()),
             tolerance=self.wavelength_tolerance,
             overwrite_conflicts=self.overwrite_conflicts,
         )
+        return self._windowed(answer.body, items)
+
+    def _windowed(self, body: bytes, items: list[Item]) -> list[Item]:
+        """Keep the windows of the entry's spectrum that the page plots, when it is asked for."""
+        if self.windows:
+            self._windows.update(cut_windows(body, items))
+        return items
 
     async def _patch_all(self, _data_id: str, items: list[Item]) -> list[Item]:
         """PATCH the entry's `change` items one at a time (the server sees one writer per entry)."""
@@ -271,4 +285,4 @@ class Reconciler:
         except (RunStopped, AuthError):
             return self._skip_saved(data_id, planned)
         rechecked = recheck(planned, answer.result, tolerance=self.wavelength_tolerance)
-        return await self._patch_all(data_id, rechecked)
+        return await self._patch_all(data_id, self._windowed(answer.body, rechecked))

@@ -145,6 +145,7 @@ def _run(args: PlanArgs | ApplyArgs, *, plan_path: str | None, state: str | None
         check_plan_endpoint=not args.sandbox,
         format=args.format,
         report_path=args.report,
+        html_path=args.html,
         out_path=planning.out if planning else None,
         plan_path=plan_path,
         detailed_exitcode=planning.detailed_exitcode if planning else False,
