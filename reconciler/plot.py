@@ -51,8 +51,8 @@ def _x(window: Window, wavelength: float) -> float:
 
 
 def _ticks(window: Window) -> list[float]:
-    """Whole nm at a step that gives five or six ticks over the window."""
-    step = 2.0 if window.high - window.low > 6 else 1.0
+    """Every 2 nm: five or six ticks over the 10 nm window."""
+    step = 2.0
     first = math.ceil(window.low / step) * step
     return [first + i * step for i in range(int((window.high - first) // step) + 1)]
 
