@@ -20,7 +20,7 @@ import pydantic
 
 from reconciler import __version__
 from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
-from reconciler.models import OESResult, first_problem
+from reconciler.models import OESResult, OESResultWithSpectra, first_problem
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
 from reconciler.settings import DEFAULT_CONCURRENCY, KEY_HELP, Connection
 from reconciler.stop import INTERRUPTED, Stop, StopKind
@@ -187,8 +187,10 @@ class ApiClient:
             self.stopped = stop
         self.stopping.set()
 
-    async def get_result(self, data_id: str) -> Answer:
+    async def get_result(self, data_id: str, *, spectra: bool = False) -> Answer:
         """The entry's current OES result; `result` is None when the API says it has no such entry.
+
+        With `spectra`, the result holds the wavelength grid and corrected series too (the page's windows).
 
         Only the API's own 404 means that (see `is_api_not_found`); any other 404, which a wrong path in
         the endpoint gives, fails the fetch with a message asking whether the endpoint's path is right.
@@ -196,7 +198,7 @@ class ApiClient:
         response, attempts = await self._request("GET", f"oes/{quote(data_id, safe='')}")
         if response.status_code == 404 and is_api_not_found(response):
             return Answer(result=None, status=404, attempts=attempts)
-        return self._answer(response, attempts)
+        return self._answer(response, attempts, model=OESResultWithSpectra if spectra else OESResult)
 
     async def patch_peak(
         self, data_id: str, peak_id: str, candidate_key: str, *, before_send: Callable[[], None] | None = None
@@ -211,12 +213,14 @@ class ApiClient:
         response, attempts = await self._request("PATCH", path, body, before_send=before_send)
         return self._answer(response, attempts)
 
-    def _answer(self, response: httpx.Response, attempts: int) -> Answer:
+    def _answer(
+        self, response: httpx.Response, attempts: int, *, model: type[OESResult] = OESResult
+    ) -> Answer:
         status = response.status_code
         if status >= 300:
             raise RequestFailed(self._refusal(response), status=status, attempts=attempts)
         try:
-            result = OESResult.model_validate_json(response.content)
+            result = model.model_validate_json(response.content)
         except pydantic.ValidationError as exc:
             html = "html" in response.headers.get("content-type", "")
             problem = "an HTML page" if html else _clean(first_problem(exc), self.connection.api_key)

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from reconciler.api import ApiClient
+from reconciler.api import Answer, ApiClient
 from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
 from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
-from reconciler.models import EntryMemory, Item, Override, PatchRecord, Status, by_entry
+from reconciler.models import EntryMemory, Item, OESResultWithSpectra, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
 from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind
@@ -205,7 +205,7 @@ class Reconciler:
         self, data_id: str, overrides: list[Override], *, memory: Memory | None
     ) -> list[Item]:
         try:
-            answer = await self.client.get_result(data_id)
+            answer = await self.client.get_result(data_id, spectra=self.windows)
         except RequestFailed as exc:
             return fetch_failed(overrides, exc.reason)
         except (RunStopped, AuthError):
@@ -217,12 +217,12 @@ class Reconciler:
             tolerance=self.wavelength_tolerance,
             overwrite_conflicts=self.overwrite_conflicts,
         )
-        return self._windowed(answer.body, items)
+        return self._windowed(answer, items)
 
-    def _windowed(self, body: bytes, items: list[Item]) -> list[Item]:
+    def _windowed(self, answer: Answer, items: list[Item]) -> list[Item]:
         """Keep the windows of the entry's spectrum that the page plots, when it is asked for."""
-        if self.windows:
-            self._windows.update(cut_windows(body, items))
+        if self.windows and isinstance(answer.result, OESResultWithSpectra):
+            self._windows.update(cut_windows(answer.result, answer.body, items))
         return items
 
     async def _patch_all(self, _data_id: str, items: list[Item]) -> list[Item]:
@@ -279,10 +279,10 @@ class Reconciler:
 
     async def _apply_saved_entry(self, data_id: str, planned: list[Item]) -> list[Item]:
         try:
-            answer = await self.client.get_result(data_id)
+            answer = await self.client.get_result(data_id, spectra=self.windows)
         except RequestFailed as exc:
             return [replace(item, status=Status.FETCH_FAILED, message=exc.reason) for item in planned]
         except (RunStopped, AuthError):
             return self._skip_saved(data_id, planned)
         rechecked = recheck(planned, answer.result, tolerance=self.wavelength_tolerance)
-        return await self._patch_all(data_id, self._windowed(answer.body, rechecked))
+        return await self._patch_all(data_id, self._windowed(answer, rechecked))

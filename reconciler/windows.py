@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.models import Item, Status
+from reconciler.models import Item, OESResultWithSpectra, Status
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +40,13 @@ class Window:
 # (data_id, peak_id) -> the window around that peak.
 Windows = Mapping[tuple[str, str], Window]
 
-_SPECTRA = ConfigDict(extra="ignore", frozen=True)
-_Series = tuple[float | None, ...] | None
-
-
-class _Corrected(BaseModel):
-    """The grid and the corrected series; parsed only for an entry with a peak to plot, then dropped."""
-
-    model_config = _SPECTRA
-
-    wavelengths: _Series = None
-    scope_corrected: _Series = None
-
 
 class _Sample(BaseModel):
-    """The raw sample series, read only when the result has no `scope_corrected`."""
+    """The raw sample series, parsed from the body only when the result has no `scope_corrected`."""
 
-    model_config = _SPECTRA
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    sample: _Series = None
+    sample: Any = None
 
 
 def wants_window(item: Item) -> bool:
@@ -65,23 +54,41 @@ def wants_window(item: Item) -> bool:
     return item.status is not Status.IN_SYNC and item.wavelength_nm is not None
 
 
-def cut_windows(body: bytes, items: Iterable[Item]) -> dict[tuple[str, str], Window]:
-    """The windows of `items` (those the page plots) from one entry's answer `body`; none when it has no
-    usable spectrum. Only the windows are kept: the parsed series go when this returns."""
-    wanted = [item for item in items if wants_window(item)]
-    if not wanted:
-        return {}
+def _numbers(series: Any) -> list[float | None] | None:
+    """A series as numbers, a point that is none (null, text, true) as None; None when it is no list."""
+    if not isinstance(series, list) or not series:
+        return None
+    return [
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        for value in series
+    ]
+
+
+def _series(result: OESResultWithSpectra, body: bytes) -> tuple[str, list[float | None] | None]:
+    """The series to plot: `scope_corrected`, else the raw `sample` (parsed again, for such results only)."""
+    corrected = _numbers(result.scope_corrected)
+    if corrected is not None:
+        return "scope_corrected", corrected
     try:
-        spectra = _Corrected.model_validate_json(body)
-        series, values = "scope_corrected", spectra.scope_corrected
-        if not values:
-            series, values = "sample", _Sample.model_validate_json(body).sample
-    except pydantic.ValidationError as exc:
-        log.debug("no spectrum to plot for %s: %s", wanted[0].data_id, exc)
+        return "sample", _numbers(_Sample.model_validate_json(body).sample)
+    except pydantic.ValidationError:  # pragma: no cover (the body parsed once already)
+        return "sample", None
+
+
+def cut_windows(
+    result: OESResultWithSpectra, body: bytes, items: Iterable[Item]
+) -> dict[tuple[str, str], Window]:
+    """The windows of `items` (those the page plots) from one entry's result (`body`, its answer); none when
+    it has no usable spectrum. Only the windows are kept: the series go with the result."""
+    wanted = [item for item in items if wants_window(item)]
+    grid = _numbers(result.wavelengths) if wanted else None
+    if grid is None:
         return {}
-    if not spectra.wavelengths or not values:
+    series, values = _series(result, body)
+    if values is None:
+        log.debug("no spectrum to plot for %s", wanted[0].data_id)
         return {}
-    points = [(nm, value) for nm, value in zip(spectra.wavelengths, values, strict=False) if nm is not None]
+    points = [(nm, value) for nm, value in zip(grid, values, strict=False) if nm is not None]
     windows = {}
     for item in wanted:
         assert item.wavelength_nm is not None

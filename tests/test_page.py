@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 import struct
 import subprocess
@@ -80,7 +79,9 @@ def test_a_row_per_item_not_in_sync_and_in_sync_items_as_a_count() -> None:
     assert parsed.count("svg", **{"class": "plot"}) == 1
     assert "Plan: 1 to change, 1 in sync, 1 error." in parsed.text
     assert "1 override in sync (not listed)." in parsed.text
-    assert "In_451.1 → Ga_417.2" in parsed.text and "o.yaml:3" in parsed.text and "no peak p9" in parsed.text
+    assert "In_451.1 → Ga_417.2" in parsed.text
+    assert "o.yaml:3" in parsed.text
+    assert "no peak p9" in parsed.text
 
 
 def test_a_line_outside_the_window_is_named_with_its_wavelength() -> None:
@@ -88,7 +89,8 @@ def test_a_line_outside_the_window_is_named_with_its_wavelength() -> None:
     parsed = Page(page(report(change()), {(ENTRY, "p1"): dense_window()}))
     assert "current In_451.1 at 451.1 nm (off to the right)" in parsed.text
     (_, svg), *_ = [(t, a) for t, a in parsed.tags if t == "svg" and a.get("role") == "img"]
-    assert svg["aria-label"] is not None and "wanted line Ga_417.2 at 417.2 nm" in svg["aria-label"]
+    assert svg["aria-label"] is not None
+    assert "wanted line Ga_417.2 at 417.2 nm" in svg["aria-label"]
 
 
 def test_the_page_is_self_contained() -> None:
@@ -104,7 +106,9 @@ def test_the_page_is_self_contained() -> None:
         "polyline", "text",
     }  # fmt: skip
     assert not any(key in {"src", "href", "srcset", "action"} for _, attrs in parsed.tags for key in attrs)
-    assert "url(" not in text and "@import" not in text and "<script" not in text
+    assert "url(" not in text
+    assert "@import" not in text
+    assert "<script" not in text
     assert "&lt;img src=&quot;http://x/&quot;&gt;" in text
 
 
@@ -120,7 +124,8 @@ def test_a_plotted_item_costs_under_8_kb_of_page() -> None:
 def test_an_apply_page_says_what_was_left_unpatched() -> None:
     """An apply's change item is `-` (not patched), its headline the apply's."""
     parsed = Page(page(report(change(), command="apply")))
-    assert "oes-reconcile apply" in parsed.text and "1 not patched" in parsed.text
+    assert "oes-reconcile apply" in parsed.text
+    assert "1 not patched" in parsed.text
 
 
 # --- against the sandbox, through the CLI ---
@@ -131,12 +136,15 @@ def test_plan_html_against_the_sandbox_plots_every_change(sandbox: Sandbox, cli:
     """`plan --html PATH` writes the page beside the text report; `--format html` prints the same page."""
     target = tmp_path / "review" / "page.html"
     ran = cli("plan", "examples/", "--html", str(target), "-q")
-    assert ran.code == 0 and "to change" in ran.out
+    assert ran.code == 0
+    assert "to change" in ran.out
     parsed = Page(target.read_text(encoding="utf-8"))
     rows = parsed.count("tr", **{"class": "change"})
-    assert rows >= 5 and parsed.count("svg", **{"class": "plot"}) == rows
+    assert rows >= 5
+    assert parsed.count("svg", **{"class": "plot"}) == rows
     printed = cli("plan", "examples/", "--format", "html", "-q")
-    assert printed.out.startswith("<!DOCTYPE html>") and printed.out.count('class="plot"') == rows
+    assert printed.out.startswith("<!DOCTYPE html>")
+    assert printed.out.count('class="plot"') == rows
 
 
 @pytest.mark.slow
@@ -144,7 +152,8 @@ def test_html_refuses_to_be_the_report_file(sandbox: Sandbox, cli: Cli, tmp_path
     """`--html` joins the files that must differ: the same path as `--report` is refused before any GET."""
     same = str(tmp_path / "r")
     ran = cli("plan", "examples/", "--html", same, "--report", same)
-    assert ran.code != 0 and "--html" in ran.err
+    assert ran.code != 0
+    assert "--html" in ran.err
 
 
 @pytest.mark.slow
@@ -154,7 +163,9 @@ def test_apply_html_keeps_the_windows_of_what_it_patched(sandbox: Sandbox, cli: 
     ran = cli("apply", "examples/", "--html", str(target), "-q", "--no-state")
     parsed = Page(target.read_text(encoding="utf-8"))
     applied = parsed.count("tr", **{"class": "applied"})
-    assert ran.code == 0 and applied >= 5 and parsed.count("svg", **{"class": "plot"}) == applied
+    assert ran.code == 0
+    assert applied >= 5
+    assert parsed.count("svg", **{"class": "plot"}) == applied
 
 
 # --- in a real browser ---
@@ -177,7 +188,8 @@ def decode_png(data: bytes) -> tuple[int, list[bytes], int]:
         elif kind == b"IDAT":
             idat += chunk
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    assert depth == 8 and colour in (2, 6) and interlace == 0, "an unexpected PNG format"
+    assert (depth, interlace) == (8, 0), "an unexpected PNG format"
+    assert colour in {2, 6}, "an unexpected PNG format"
     bpp = 3 if colour == 2 else 4
     raw, stride = zlib.decompress(idat), width * bpp
     rows: list[bytes] = []

@@ -1,4 +1,4 @@
-"""Windows of spectra: only the points within 5 nm of a plotted peak are kept, from the series the page shows."""
+"""Windows of spectra: only the points within 5 nm of a plotted peak are kept, of the series plotted."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from reconciler.models import Status
-from reconciler.windows import MAX_POINTS, cut_windows, wants_window, window_of
+from reconciler.models import Item, OESResultWithSpectra, Status
+from reconciler.windows import MAX_POINTS, Window, cut_windows, wants_window, window_of
 from tests.factories import change, peak_with_key, result_doc
 
 
-def body(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc).encode()
+def cut(doc: dict[str, Any], items: list[Item]) -> dict[tuple[str, str], Window]:
+    """The windows as the engine cuts them: from the result parsed with its spectra, and the answer's body."""
+    body = json.dumps(doc).encode()
+    return cut_windows(OESResultWithSpectra.model_validate_json(body), body, items)
 
 
 def spectrum_doc(points: int = 701, **fields: Any) -> dict[str, Any]:
@@ -25,7 +27,7 @@ def spectrum_doc(points: int = 701, **fields: Any) -> dict[str, Any]:
 
 def test_a_window_holds_only_the_points_within_five_nm_of_the_peak() -> None:
     """Around a peak at 417.1 nm the window keeps 413-422 nm of the scope-corrected series, nothing else."""
-    windows = cut_windows(body(spectrum_doc()), [change(wavelength_nm=417.1)])
+    windows = cut(spectrum_doc(), [change(wavelength_nm=417.1)])
     window = windows[(change().data_id, "p1")]
     assert window.series == "scope_corrected"
     assert window.wavelengths == tuple(float(nm) for nm in range(413, 423))
@@ -34,9 +36,10 @@ def test_a_window_holds_only_the_points_within_five_nm_of_the_peak() -> None:
 
 
 def test_without_scope_corrected_the_sample_is_plotted() -> None:
-    """A result without `scope_corrected` (or with an empty one) is plotted from its raw `sample`."""
-    for missing in ({"scope_corrected": None}, {"scope_corrected": []}):
-        window = cut_windows(body(spectrum_doc(**missing)), [change()])[(change().data_id, "p1")]
+    """A result without `scope_corrected` (or an empty or malformed one) is plotted from its raw `sample`."""
+    missing: dict[str, Any]
+    for missing in ({"scope_corrected": None}, {"scope_corrected": []}, {"scope_corrected": "noise"}):
+        window = cut(spectrum_doc(**missing), [change()])[(change().data_id, "p1")]
         assert window.series == "sample"
         assert window.intensities[0] == -window.wavelengths[0]
 
@@ -45,26 +48,28 @@ def test_in_sync_items_and_items_without_a_wavelength_get_no_window() -> None:
     """Only items the page lists (not in sync) whose peak the server placed are plotted."""
     in_sync = replace(change(), status=Status.IN_SYNC)
     unplaced = change(peak_id="p2", wavelength_nm=None)
-    assert not wants_window(in_sync) and not wants_window(unplaced)
-    assert cut_windows(body(spectrum_doc()), [in_sync, unplaced]) == {}
+    assert not wants_window(in_sync)
+    assert not wants_window(unplaced)
+    assert cut(spectrum_doc(), [in_sync, unplaced]) == {}
 
 
 def test_no_usable_spectrum_means_no_window() -> None:
     """No grid, a malformed series, or a peak outside the grid: no window, and no error."""
-    assert cut_windows(body(spectrum_doc(wavelengths=None)), [change()]) == {}
-    assert cut_windows(body(spectrum_doc(scope_corrected="noise")), [change()]) == {}
-    assert cut_windows(body(spectrum_doc()), [change(wavelength_nm=1500.0)]) == {}
-    assert cut_windows(b"not json", [change()]) == {}
+    assert cut(spectrum_doc(wavelengths=None), [change()]) == {}
+    assert cut(spectrum_doc(scope_corrected=None, sample=[]), [change()]) == {}
+    assert cut(spectrum_doc(), [change(wavelength_nm=1500.0)]) == {}
 
 
 def test_null_points_are_skipped() -> None:
-    """A null wavelength or intensity drops that point only."""
+    """A null (or non-numeric) wavelength or intensity drops that point only."""
     doc = spectrum_doc()
     doc["wavelengths"][215] = None  # 415 nm
     doc["scope_corrected"][216] = None  # 416 nm
-    window = cut_windows(body(doc), [change()])[(change().data_id, "p1")]
-    assert 415.0 not in window.wavelengths and 416.0 not in window.wavelengths
-    assert len(window.wavelengths) == len(window.intensities) == 8
+    doc["scope_corrected"][217] = "n/a"  # 417 nm
+    doc["scope_corrected"][218] = True  # 418 nm
+    window = cut(doc, [change()])[(change().data_id, "p1")]
+    assert not {415.0, 416.0, 417.0, 418.0} & set(window.wavelengths)
+    assert len(window.wavelengths) == len(window.intensities) == 6
 
 
 def test_a_dense_window_is_thinned_to_a_few_hundred_points() -> None:
