@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.models import Item, OESResultWithSpectra, Status
@@ -54,25 +55,25 @@ def wants_window(item: Item) -> bool:
     return item.status is not Status.IN_SYNC and item.wavelength_nm is not None
 
 
-def _numbers(series: Any) -> list[float | None] | None:
-    """A series as numbers, a point that is none (null, text, true) as None; None when it is no list."""
-    if not isinstance(series, list) or not series:
-        return None
-    return [
-        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        for value in series
-    ]
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _series(result: OESResultWithSpectra, body: bytes) -> tuple[str, list[float | None] | None]:
+def _series(result: OESResultWithSpectra, body: bytes) -> tuple[str, list[Any]]:
     """The series to plot: `scope_corrected`, else the raw `sample` (parsed again, for such results only)."""
-    corrected = _numbers(result.scope_corrected)
-    if corrected is not None:
-        return "scope_corrected", corrected
+    if isinstance(result.scope_corrected, list) and result.scope_corrected:
+        return "scope_corrected", result.scope_corrected
+    sample = _Sample.model_validate_json(body).sample
+    return "sample", sample if isinstance(sample, list) else []
+
+
+def _ascending(grid: list[Any]) -> bool:
+    """Whether the grid is numbers in ascending order (as instruments write it), so that bisecting finds a
+    window; the check runs in C (sorting a sorted list is one pass)."""
     try:
-        return "sample", _numbers(_Sample.model_validate_json(body).sample)
-    except pydantic.ValidationError:  # pragma: no cover (the body parsed once already)
-        return "sample", None
+        return None not in grid and grid == sorted(grid) and _number(grid[0]) and _number(grid[-1])
+    except TypeError:  # numbers mixed with text
+        return False
 
 
 def cut_windows(
@@ -81,35 +82,52 @@ def cut_windows(
     """The windows of `items` (those the page plots) from one entry's result (`body`, its answer); none when
     it has no usable spectrum. Only the windows are kept: the series go with the result."""
     wanted = [item for item in items if wants_window(item)]
-    grid = _numbers(result.wavelengths) if wanted else None
-    if grid is None:
+    grid = result.wavelengths
+    if not wanted or not isinstance(grid, list) or not grid:
         return {}
     series, values = _series(result, body)
-    if values is None:
-        log.debug("no spectrum to plot for %s", wanted[0].data_id)
-        return {}
-    points = [(nm, value) for nm, value in zip(grid, values, strict=False) if nm is not None]
+    ascending = _ascending(grid)
     windows = {}
     for item in wanted:
         assert item.wavelength_nm is not None
-        window = window_of(points, series=series, peak_nm=item.wavelength_nm)
+        peak_nm = item.wavelength_nm
+        points = _near(grid, values, peak_nm - HALF_WIDTH_NM, peak_nm + HALF_WIDTH_NM, ascending=ascending)
+        window = window_of(points, series=series, peak_nm=peak_nm)
         if window is not None:
             windows[item.sort_key] = window
+    if not windows:
+        log.debug("no spectrum to plot for %s", wanted[0].data_id)
     return windows
 
 
-def window_of(points: Sequence[tuple[float, float | None]], *, series: str, peak_nm: float) -> Window | None:
-    """The points within `HALF_WIDTH_NM` of `peak_nm`, sorted and thinned to `MAX_POINTS`; None if fewer
-    than two fall there."""
-    low, high = peak_nm - HALF_WIDTH_NM, peak_nm + HALF_WIDTH_NM
-    inside = sorted((nm, value) for nm, value in points if low <= nm <= high and value is not None)
-    if len(inside) < 2:
+def _near(
+    grid: list[Any], values: list[Any], low: float, high: float, *, ascending: bool
+) -> list[tuple[float, float]]:
+    """The numeric points from `low` to `high` nm, in order: bisected on an ascending grid (the window's
+    few dozen points are all that is looked at), else found by a scan."""
+    if ascending:
+        start, end = bisect.bisect_left(grid, low), bisect.bisect_right(grid, high)
+        pairs = zip(grid[start:end], values[start:end], strict=False)
+    else:
+        pairs = zip(grid, values, strict=False)
+    points = [
+        (float(nm), float(value))
+        for nm, value in pairs
+        if _number(nm) and _number(value) and low <= nm <= high
+    ]
+    return points if ascending else sorted(points)
+
+
+def window_of(points: Sequence[tuple[float, float]], *, series: str, peak_nm: float) -> Window | None:
+    """A window of `points` (in order, within reach of the peak), thinned to `MAX_POINTS`; None if fewer
+    than two."""
+    if len(points) < 2:
         return None
-    step = -(-len(inside) // MAX_POINTS)
-    kept = inside[::step]
+    step = -(-len(points) // MAX_POINTS)
+    kept = points[::step]
     return Window(
         series=series,
         peak_nm=peak_nm,
         wavelengths=tuple(nm for nm, _ in kept),
-        intensities=tuple(float(value) for _, value in kept if value is not None),
+        intensities=tuple(value for _, value in kept),
     )

@@ -74,9 +74,19 @@ def test_null_points_are_skipped() -> None:
 
 def test_a_dense_window_is_thinned_to_a_few_hundred_points() -> None:
     """However fine the grid, a window keeps at most MAX_POINTS points, sorted by wavelength."""
-    points = [(400.0 + i / 1000, float(i)) for i in range(10_000, 0, -1)]
+    points = [(400.0 + i / 1000, float(i)) for i in range(10_000)]
     window = window_of(points, series="sample", peak_nm=405.0)
     assert window is not None
     assert MAX_POINTS // 2 <= len(window.wavelengths) <= MAX_POINTS
     assert list(window.wavelengths) == sorted(window.wavelengths)
+
+
+def test_a_grid_out_of_order_or_with_text_is_scanned_point_by_point() -> None:
+    """A grid that is not ascending numbers still gives the same window, in order, its bad points dropped."""
+    reference = cut(spectrum_doc(), [change()])
+    doc = spectrum_doc()
+    points = list(zip(doc["wavelengths"], doc["scope_corrected"], strict=True))[::-1]
+    points[0] = ("end", 0.0)
+    doc["wavelengths"], doc["scope_corrected"] = [nm for nm, _ in points], [value for _, value in points]
+    assert cut(doc, [change()]) == reference
     assert window_of([(405.0, 1.0)], series="sample", peak_nm=405.0) is None
