@@ -20,6 +20,7 @@ table{border-collapse:collapse}
 .counts td,.counts th{padding:.1em .8em .1em 0;text-align:left}
 .items th,.items td{border-top:1px solid #bbb;padding:.4em .6em .4em 0;text-align:left;vertical-align:top}
 .items code{font-size:.92em;overflow-wrap:anywhere}
+.items td:nth-child(6) code{white-space:nowrap}
 .status{font-weight:600;white-space:nowrap}
 .error .status{text-decoration:underline}
 .message{color:#333;font-style:italic}
