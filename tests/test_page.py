@@ -250,3 +250,14 @@ def test_a_real_browser_draws_the_plots_and_requests_nothing(
     blue = sum(near(p, WANTED_BLUE) for p in pixels)
     assert dark > 2000, f"{dark} dark pixels in the plot column: the spectra were not drawn"
     assert blue > 100, f"{blue} blue pixels in the plot column: the wanted lines were not drawn"
+
+
+def test_a_key_without_a_line_is_named_as_such_and_a_page_without_changes_has_no_table() -> None:
+    """A current key with no number after its `_` has no known wavelength, and the caption says so; a plan
+    in sync throughout shows its headline and count, and no empty table."""
+    odd = change(current="Ga")
+    parsed = Page(page(report(odd), {(ENTRY, "p1"): dense_window()}))
+    assert "current Ga: wavelength unknown" in parsed.text
+    calm = Page(page(report(Item(ENTRY, "p2", "Ga_403.3", Status.IN_SYNC, "o.yaml:5", current="Ga_403.3"))))
+    assert calm.count("table", **{"class": "items"}) == 0
+    assert "No changes: 1 override matches." in calm.text
