@@ -9,7 +9,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +20,7 @@ import pydantic
 
 from reconciler import __version__
 from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
-from reconciler.models import OESResult, first_problem
+from reconciler.models import OESResult, OESResultWithSpectra, first_problem
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
 from reconciler.settings import DEFAULT_CONCURRENCY, KEY_HELP, Connection
 from reconciler.stop import INTERRUPTED, Stop, StopKind
@@ -38,6 +38,9 @@ class Answer:
     result: OESResult | None
     status: int
     attempts: int
+    # The answer's bytes, for the review page's windows of spectra (`reconciler.windows`); not kept longer
+    # than the answer itself, which lives as long as its entry's work.
+    body: bytes = field(default=b"", repr=False)
 
 
 class RateLimiter:
@@ -184,8 +187,10 @@ class ApiClient:
             self.stopped = stop
         self.stopping.set()
 
-    async def get_result(self, data_id: str) -> Answer:
+    async def get_result(self, data_id: str, *, spectra: bool = False) -> Answer:
         """The entry's current OES result; `result` is None when the API says it has no such entry.
+
+        With `spectra`, the result holds the wavelength grid and corrected series too (the page's windows).
 
         Only the API's own 404 means that (see `is_api_not_found`); any other 404, which a wrong path in
         the endpoint gives, fails the fetch with a message asking whether the endpoint's path is right.
@@ -193,7 +198,7 @@ class ApiClient:
         response, attempts = await self._request("GET", f"oes/{quote(data_id, safe='')}")
         if response.status_code == 404 and is_api_not_found(response):
             return Answer(result=None, status=404, attempts=attempts)
-        return self._answer(response, attempts)
+        return self._answer(response, attempts, model=OESResultWithSpectra if spectra else OESResult)
 
     async def patch_peak(
         self, data_id: str, peak_id: str, candidate_key: str, *, before_send: Callable[[], None] | None = None
@@ -208,18 +213,20 @@ class ApiClient:
         response, attempts = await self._request("PATCH", path, body, before_send=before_send)
         return self._answer(response, attempts)
 
-    def _answer(self, response: httpx.Response, attempts: int) -> Answer:
+    def _answer(
+        self, response: httpx.Response, attempts: int, *, model: type[OESResult] = OESResult
+    ) -> Answer:
         status = response.status_code
         if status >= 300:
             raise RequestFailed(self._refusal(response), status=status, attempts=attempts)
         try:
-            result = OESResult.model_validate_json(response.content)
+            result = model.model_validate_json(response.content)
         except pydantic.ValidationError as exc:
             html = "html" in response.headers.get("content-type", "")
             problem = "an HTML page" if html else _clean(first_problem(exc), self.connection.api_key)
             reason = f"HTTP {status} but the body is not an OES result ({problem})"
             raise RequestFailed(reason, status=status, attempts=attempts) from None
-        return Answer(result=result, status=status, attempts=attempts)
+        return Answer(result=result, status=status, attempts=attempts, body=response.content)
 
     def _refusal(self, response: httpx.Response) -> str:
         """Why an answer of 300 or more holds no result: a redirect, a 404 of no API route, or a refusal."""

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from reconciler.api import ApiClient
+from reconciler.api import Answer, ApiClient
 from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
 from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
-from reconciler.models import EntryMemory, Item, Override, PatchRecord, Status, by_entry
+from reconciler.models import EntryMemory, Item, OESResultWithSpectra, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
 from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind
+from reconciler.windows import Window, Windows, cut_windows
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class Outcome:
     items: list[Item]
     entries: int
     stop: Stop | None = None
+    # With `windows` on: the spectrum around each plotted peak, for the review page (empty otherwise).
+    windows: Windows = field(default_factory=dict)
 
     @property
     def interrupted(self) -> bool:
@@ -70,10 +73,12 @@ class Reconciler:
         on_progress: ProgressHook | None = None,
         wavelength_tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE,
         overwrite_conflicts: bool = False,
+        windows: bool = False,
     ) -> None:
         """`on_sending` and `on_patch` record each PATCH before it is sent and with its outcome; either
         may raise RecordError, and then nothing more is sent. `wavelength_tolerance` and
-        `overwrite_conflicts` are the diff's (`diff_entry`)."""
+        `overwrite_conflicts` are the diff's (`diff_entry`). `windows` keeps, per entry fetched, the
+        spectrum around each peak not in sync (the review page's plots); nothing more of the spectra."""
         self.client = client
         self.concurrency = concurrency
         self.wavelength_tolerance = wavelength_tolerance
@@ -81,6 +86,8 @@ class Reconciler:
         self.on_sending = on_sending
         self.on_patch = on_patch
         self.on_progress = on_progress
+        self.windows = windows
+        self._windows: dict[tuple[str, str], Window] = {}
 
     async def plan(self, overrides: Sequence[Override], *, memory: Memory | None = None) -> Outcome:
         """Fetch and diff against `memory`, the record (None: no record); send no PATCH."""
@@ -138,7 +145,7 @@ class Reconciler:
 
     def _outcome(self, items: list[Item], entries: int) -> Outcome:
         items.sort(key=lambda item: item.sort_key)
-        return Outcome(items, entries, stop=self.client.stopped)
+        return Outcome(items, entries, stop=self.client.stopped, windows=dict(self._windows))
 
     def _not_done(self, verb: str) -> str:
         """Why an item was left undone, in the words of what stopped the run."""
@@ -198,18 +205,25 @@ class Reconciler:
         self, data_id: str, overrides: list[Override], *, memory: Memory | None
     ) -> list[Item]:
         try:
-            answer = await self.client.get_result(data_id)
+            answer = await self.client.get_result(data_id, spectra=self.windows)
         except RequestFailed as exc:
             return fetch_failed(overrides, exc.reason)
         except (RunStopped, AuthError):
             return fetch_failed(overrides, self._not_done("fetched"))
-        return diff_entry(
+        items = diff_entry(
             overrides,
             answer.result,
             memory=None if memory is None else memory.get(data_id, EntryMemory()),
             tolerance=self.wavelength_tolerance,
             overwrite_conflicts=self.overwrite_conflicts,
         )
+        return self._windowed(answer, items)
+
+    def _windowed(self, answer: Answer, items: list[Item]) -> list[Item]:
+        """Keep the windows of the entry's spectrum that the page plots, when it is asked for."""
+        if self.windows and isinstance(answer.result, OESResultWithSpectra):
+            self._windows.update(cut_windows(answer.result, answer.body, items))
+        return items
 
     async def _patch_all(self, _data_id: str, items: list[Item]) -> list[Item]:
         """PATCH the entry's `change` items one at a time (the server sees one writer per entry)."""
@@ -265,10 +279,10 @@ class Reconciler:
 
     async def _apply_saved_entry(self, data_id: str, planned: list[Item]) -> list[Item]:
         try:
-            answer = await self.client.get_result(data_id)
+            answer = await self.client.get_result(data_id, spectra=self.windows)
         except RequestFailed as exc:
             return [replace(item, status=Status.FETCH_FAILED, message=exc.reason) for item in planned]
         except (RunStopped, AuthError):
             return self._skip_saved(data_id, planned)
         rechecked = recheck(planned, answer.result, tolerance=self.wavelength_tolerance)
-        return await self._patch_all(data_id, rechecked)
+        return await self._patch_all(data_id, self._windowed(answer, rechecked))

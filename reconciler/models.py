@@ -237,3 +237,15 @@ class OESResult(BaseModel):
             if peak.peak_id == peak_id:
                 return peak
         return None
+
+
+class OESResultWithSpectra(OESResult):
+    """A result with its wavelength grid and corrected series, read when the review page is asked for.
+
+    Read in the same pass as the peaks (a second parse of the body would cost more than these fields) and
+    never refused: whatever the server sends there is checked when the windows are cut (`reconciler.windows`),
+    and a spectrum that cannot be plotted only goes unplotted. Dropped with the answer, once cut.
+    """
+
+    wavelengths: Any = None
+    scope_corrected: Any = None

@@ -30,6 +30,7 @@ from reconciler.lock import run_lock
 from reconciler.models import Status, by_entry
 from reconciler.overrides import OverrideSet, load_overrides
 from reconciler.overrides.rules import data_id_problem, normalise_data_id
+from reconciler.page import write_html
 from reconciler.plan import Plan
 from reconciler.progress import progress_bar
 from reconciler.report import Report, summary, write_markdown, write_text
@@ -46,6 +47,7 @@ from reconciler.settings import (
 )
 from reconciler.signals import stop_on_signals
 from reconciler.trails import RunRecorder, Trail, Trails
+from reconciler.windows import Windows
 
 if TYPE_CHECKING:
     from reconciler.audit import AuditLog
@@ -73,6 +75,7 @@ class RunOptions:
     format: str = "text"
     report_path: str | None = None
     max_markdown_chars: int = DEFAULT_MAX_MARKDOWN_CHARS
+    html_path: str | None = None  # `--html`: the review page
     out_path: str | None = None
     plan_path: str | None = None
     detailed_exitcode: bool = False
@@ -98,7 +101,12 @@ def now_utc() -> str:
 def run(options: RunOptions, *, retry: RetryPolicy | None = None) -> int:
     """Refuse files that overlap, take --lock-file before anything that can block or write (reading
     files, making folders), then run."""
-    writes = {"--report": options.report_path, "--out": options.out_path, "--audit-log": options.audit_log}
+    writes = {
+        "--report": options.report_path,
+        "--html": options.html_path,
+        "--out": options.out_path,
+        "--audit-log": options.audit_log,
+    }
     reads = {"--plan": options.plan_path, "--api-key-file": options.api_key_file}
     (writes if options.command == "apply" else reads)["--state"] = options.state
     with run_lock(options.lock_file, overrides=options.paths, writes=writes, reads=reads):
@@ -118,7 +126,7 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
             log.warning("%s", warning)
         overrides = only_entries(overrides, options.only)
         sources, digest = overrides.sources, overrides.digest
-    for path in (options.report_path, options.out_path):
+    for path in (options.report_path, options.html_path, options.out_path):
         if path is not None:
             output.prepare(path)
     retry = retry or RetryPolicy.for_run(options.max_attempts)
@@ -156,8 +164,8 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         # Still under the lock: the files first and whole, stdout last, so that nothing which happens to
         # stdout can cost the record of PATCHes already sent.
         code = exit_code(report, options, interrupted=outcome.interrupted)
-        unwritten: list[ReconcileError] = list(_write_files(report, options))
-        code = _write_stdout(report, options, code)
+        unwritten: list[ReconcileError] = list(_write_files(report, options, windows=outcome.windows))
+        code = _write_stdout(report, options, code, windows=outcome.windows)
         if record is not None and run_id is not None:
             unwritten += _end_run(record, run_id, report, _final_code(code, outcome.refused, unwritten))
     if outcome.refused is not None:
@@ -273,6 +281,7 @@ async def _execute(
                 on_progress=on_progress,
                 wavelength_tolerance=options.wavelength_tolerance,
                 overwrite_conflicts=options.overwrite_conflicts,
+                windows=wants_page(options),
             )
             return await work(reconciler)
 
@@ -303,33 +312,51 @@ def _work(
     return entries, lambda r: r.apply(wanted, max_changes=options.max_changes, memory=memory)
 
 
-def _write_files(report: Report, options: RunOptions) -> list[ConfigError]:
+def wants_page(options: RunOptions) -> bool:
+    """Whether the review page is asked for (`--html` or `--format html`): only then are spectra read."""
+    return options.html_path is not None or options.format == "html"
+
+
+def _write_files(report: Report, options: RunOptions, *, windows: Windows) -> list[ConfigError]:
     """Write the report files; a file that cannot be written does not stop the others or stdout."""
     unwritten = []
-    for path in (options.report_path, options.out_path):
+    writers: list[tuple[str | None, Callable[[TextIO], object]]] = [
+        (options.report_path, lambda out: write_json(report, out)),
+        (options.html_path, lambda out: write_html(report, out, windows=windows)),
+        (options.out_path, lambda out: write_json(report, out)),
+    ]
+    for path, write in writers:
         if path is not None:
             try:
-                output.write_atomically(path, lambda out: write_json(report, out))
+                output.write_atomically(path, write)
             except ConfigError as exc:
                 unwritten.append(exc)
     return unwritten
 
 
-def _write_stdout(report: Report, options: RunOptions, code: int) -> int:
+def _write_stdout(report: Report, options: RunOptions, code: int, *, windows: Windows) -> int:
     """The report on stdout, last; a problem there is one line on stderr, and a run that was fine exits 1."""
 
     def write(out: TextIO) -> None:
-        if options.format == "json":
+        if options.format == "html":
+            write_html(report, out, windows=windows)
+        elif options.format == "json":
             write_json(report, out, ascii_only=not output.stdout_is_unicode())
         elif options.format == "markdown":
-            write_markdown(report, out, max_chars=options.max_markdown_chars, report_path=options.report_path)
+            write_markdown(
+                report,
+                out,
+                max_chars=options.max_markdown_chars,
+                report_path=options.report_path,
+                html_path=options.html_path,
+            )
         else:
             write_text(report, out, verbose=options.verbose)
 
     problem = output.to_stdout(write)
     if problem is None:
         return code
-    kept = [path for path in (options.report_path, options.out_path) if path is not None]
+    kept = [path for path in (options.report_path, options.html_path, options.out_path) if path is not None]
     where = f"; the report is in {', '.join(kept)}" if kept else ""
     log.error("%s%s", problem, where)
     return EXIT_FAILED if code == EXIT_OK else code

@@ -534,3 +534,32 @@ def test_the_wavelength_tolerance_reaches_the_diff() -> None:
     assert statuses(outcome) == [("3c0f", "p1", Status.PEAK_MOVED)]
     wide, _ = reconcile(api, "plan", wanted, options={"wavelength_tolerance": 20.0})
     assert statuses(wide) == [("3c0f", "p1", Status.CHANGE)]
+
+
+def with_spectrum(api: FakeApi) -> FakeApi:
+    """The entries' spectra run 396-406 nm, around the factories' peaks at 401 nm."""
+    for doc in api.docs.values():
+        doc["wavelengths"] = [396.0 + i / 2 for i in range(21)]
+        doc["scope_corrected"] = [float(i) for i in range(21)]
+    return api
+
+
+def test_windows_are_kept_only_when_asked_and_only_for_items_not_in_sync() -> None:
+    """With `windows` on, each change gets its window; in-sync peaks and runs without it keep none."""
+    plain, _ = reconcile(with_spectrum(two_entries()), "plan", WANTED)
+    assert plain.windows == {}
+    outcome, _ = reconcile(with_spectrum(two_entries()), "plan", WANTED, options={"windows": True})
+    changes = {item.sort_key for item in outcome.items if item.status is Status.CHANGE}
+    assert set(outcome.windows) == changes
+    assert changes
+    assert all(len(window.wavelengths) == 21 for window in outcome.windows.values())
+
+
+def test_an_apply_of_a_saved_plan_keeps_the_windows_its_gets_saw() -> None:
+    """Applying a saved plan plots each patched peak from the entry as fetched before the PATCH."""
+    api = with_spectrum(two_entries())
+    planned, _ = reconcile(api, "plan", WANTED)
+    outcome, _ = reconcile(api, "apply_saved", Plan.of(planned.items), options={"windows": True})
+    applied = {item.sort_key for item in outcome.items if item.status is Status.APPLIED}
+    assert applied
+    assert set(outcome.windows) == applied

@@ -72,28 +72,9 @@ def oes_reconcile_calls(script: str) -> list[list[str]]:
     return [words[1:] for words in commands_in(script) if Path(words[0]).name == "oes-reconcile"]
 
 
-# `plan --html PATH` is being added in parallel (issue 11): until the parser has it, the workflow's use of
-# it is tolerated, and only it. Remove this (and its use in assert_parses) once `--html` lands.
-PENDING_OPTION = "--html"
-
-
-def without_pending_option(arguments: list[str]) -> list[str]:
-    """The arguments without `--html PATH` while the parser refuses `--html` as unknown; else as they are."""
-    if PENDING_OPTION not in arguments:
-        return arguments
-    try:
-        build_parser().parse_args(arguments)
-    except UsageError as exc:
-        if f"unrecognized arguments: {PENDING_OPTION} " not in str(exc):
-            raise
-        at = arguments.index(PENDING_OPTION)
-        return arguments[:at] + arguments[at + 2 :]
-    return arguments
-
-
 def assert_parses(arguments: list[str]) -> None:
     """The CLI's own parser accepts the arguments (a renamed or removed option raises UsageError)."""
-    build_parser().parse_args(without_pending_option(arguments))
+    build_parser().parse_args(arguments)
 
 
 def cron_jobs() -> list[tuple[list[str], str]]:

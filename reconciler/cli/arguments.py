@@ -36,9 +36,10 @@ class RunArgs(ConnectionArgs, StateArgs):
 
     command: Literal["plan", "apply"]
     paths: list[str]
-    format: Literal["text", "markdown", "json"]
+    format: Literal["text", "markdown", "json", "html"]
     report: str | None
     max_markdown_chars: int
+    html: str | None
     concurrency: int
     rate_limit: float | None
     max_attempts: int

@@ -146,6 +146,7 @@ def _run(args: PlanArgs | ApplyArgs, *, plan_path: str | None, state: str | None
         format=args.format,
         report_path=args.report,
         max_markdown_chars=args.max_markdown_chars,
+        html_path=args.html,
         out_path=planning.out if planning else None,
         plan_path=plan_path,
         detailed_exitcode=planning.detailed_exitcode if planning else False,

@@ -148,7 +148,7 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
 def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="override files or directories")
     parser.add_argument(
-        "--format", choices=("text", "markdown", "json"), default="text", help="stdout report"
+        "--format", choices=("text", "markdown", "json", "html"), default="text", help="stdout report"
     )
     parser.add_argument("--report", metavar="PATH", help="also write the JSON report to PATH")
     parser.add_argument(
@@ -161,6 +161,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, command: str) -> None:
             "beyond, rows are cut and a last line says where the full report is "
             f"(default {DEFAULT_MAX_MARKDOWN_CHARS})"
         ),
+    )
+    parser.add_argument(
+        "--html", metavar="PATH", help="also write the review page (spectra around each change) to PATH"
     )
     parser.add_argument(
         "--concurrency",
