@@ -102,13 +102,18 @@ def hold_folder(fd: int, path: str, holder: dict[str, object]) -> Iterator[None]
     folder = path + FOLDER_SUFFIX
     mine = dict(holder, host=platform.node())
     _take_folder(folder, mine)
+    _HELD.add(os.path.realpath(folder))
     try:
         yield
     finally:
+        _HELD.discard(os.path.realpath(folder))
         # Only a folder that still names this run is removed.
         with suppress(OSError):
             if _folder_holder(folder) == mine:
                 _remove_folder(folder)
+
+
+_HELD: set[str] = set()  # the lock folders this process holds now
 
 
 def _take_folder(folder: str, mine: dict[str, object]) -> None:
@@ -121,8 +126,10 @@ def _take_folder(folder: str, mine: dict[str, object]) -> None:
             hint = f"; if no run is under way, remove the folder {folder}"
             if other is None:
                 raise Busy(holder="holder unknown", hint=hint) from None
-            if not _gone(other):
-                raise Busy(holder=f"PID {other['pid']}, started {other['started']}", hint=hint) from None
+            if not _gone(other, folder):
+                on = f" on {other['host']}" if other.get("host") not in (None, platform.node()) else ""
+                holder = f"PID {other['pid']}{on}, started {other['started']}"
+                raise Busy(holder=holder, hint=hint) from None
             log.warning("taking over the lock folder %s: its holder, PID %s, has ended", folder, other["pid"])
             _clear_stale(folder)
             continue
@@ -176,12 +183,18 @@ def _folder_holder(folder: str) -> dict[str, object] | None:
     return None
 
 
-def _gone(holder: dict[str, object]) -> bool:
+def _gone(holder: dict[str, object], folder: str) -> bool:
     """Whether the holder's process has ended; unknown (another machine, no `os.kill`) counts as alive."""
     kill = getattr(os, "kill", None)
     # Where signal 0 is CTRL_C_EVENT (Windows), os.kill(pid, 0) would interrupt the holder, not probe it.
     probes = kill is not None and not hasattr(signal, "CTRL_C_EVENT")
-    if holder.get("host") != platform.node() or not probes:
+    if holder.get("host") != platform.node():
+        return False
+    if holder.get("pid") == os.getpid():
+        # This process's PID, on a folder it does not hold: a run before it had that PID (a container
+        # gives each run the same PID), and has ended.
+        return os.path.realpath(folder) not in _HELD
+    if not probes:
         return False
     try:
         os.kill(int(str(holder["pid"])), 0)

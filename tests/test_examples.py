@@ -188,15 +188,23 @@ def test_systemd_service_runs_the_same_apply() -> None:
     """The service applies by absolute path, its record in its StateDirectory, the key a credential."""
     service = systemd_unit("oes-reconcile.service")["Service"]
     assert service["Type"] == "oneshot"
-    assert shlex.split(service["ExecStartPre"])[:2] == ["/usr/bin/git", "pull"]
-    executable, *arguments = shlex.split(service["ExecStart"].replace("%d", "/run/credentials/x"))
+    assert "ExecStartPre" not in service  # git pull runs under the lock, not before it
+    command = service["ExecStart"]
+    lock = shlex.split(command)[:5]
+    assert lock[:4] == ["/usr/bin/flock", "-n", "-E", "3"]
+    assert lock[4].startswith(f"/var/lib/{service['StateDirectory']}/")  # owned by the service
+    calls = list(commands_in(command))
+    names = [Path(words[0]).name for words in calls]
+    assert names.index("git") < names.index("oes-reconcile")  # the lock, then git pull, then the run
+    executable = next(words[0] for words in calls if Path(words[0]).name == "oes-reconcile")
     assert Path(executable).is_absolute()
-    assert Path(executable).name == "oes-reconcile"
+    [arguments] = oes_reconcile_calls(command)
     assert arguments[0] == "apply"
-    for option in ("--state", "--max-changes", "--lock-file", "--report", "--audit-log", "-q"):
+    for option in ("--state", "--max-changes", "--report", "--audit-log", "-q"):
         assert option in arguments
+    assert "--lock-file" not in arguments  # flock(1) holds that lock: the tool would find it held
     assert arguments[arguments.index("--state") + 1].startswith(f"/var/lib/{service['StateDirectory']}/")
-    assert arguments[arguments.index("--api-key-file") + 1] == "/run/credentials/x/key"
+    assert arguments[arguments.index("--api-key-file") + 1] == "$CREDENTIALS_DIRECTORY/key"
     assert service["LoadCredential"].startswith("key:")
     assert service["SuccessExitStatus"] == "3"
     assert_parses(arguments)

@@ -327,3 +327,41 @@ def test_folder_that_cannot_be_made_is_a_config_error(
         hold_lock(str(path)),
     ):
         pytest.fail("the block ran")
+
+
+def test_a_folder_naming_this_process_is_stale(tmp_path: Path) -> None:
+    """A lock folder whose holder has this run's own PID (a container restarted: every run is PID 1)
+    names a run before this one: it is taken over, not waited on forever."""
+    lock = tmp_path / "run.lock"
+    folder = tmp_path / "run.lock.d"
+    folder.mkdir()
+    (folder / locking.HOLDER).write_text(
+        json.dumps({"pid": os.getpid(), "started": "2026-01-01T00:00:00Z", "host": platform.node()})
+    )
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        with locking.hold_folder(fd, str(lock), {"pid": os.getpid(), "started": "now"}):
+            assert json.loads((folder / locking.HOLDER).read_text())["started"] == "now"
+    finally:
+        os.close(fd)
+    assert not folder.exists()
+
+
+def test_a_holder_on_another_machine_is_named_with_its_host(tmp_path: Path) -> None:
+    """A lock folder held from another machine: exit 3, naming the host (a local `ps` finds nothing)."""
+    lock = tmp_path / "run.lock"
+    folder = tmp_path / "run.lock.d"
+    folder.mkdir()
+    (folder / locking.HOLDER).write_text(
+        json.dumps({"pid": 4242, "started": "2026-01-01T00:00:00Z", "host": "bench-pc"})
+    )
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        with (
+            pytest.raises(locking.Busy) as held,
+            locking.hold_folder(fd, str(lock), {"pid": os.getpid(), "started": "now"}),
+        ):
+            pass
+    finally:
+        os.close(fd)
+    assert "PID 4242 on bench-pc" in str(held.value.holder)

@@ -106,3 +106,28 @@ def test_entry_says_so_when_reconciler_is_gone(
     monkeypatch.setitem(sys.modules, "reconciler", None)
     assert oes_reconcile.main() == 1
     assert "its package `reconciler` cannot be imported" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_reconciler_that_raises_on_import_is_one_line(tmp_path: Path) -> None:
+    """A `reconciler` whose import raises something else than ImportError: one line, no traceback."""
+    fake = fake_reconciler(tmp_path)
+    (fake / "reconciler" / "__init__.py").write_text('raise RuntimeError("broken on import")\n')
+    done = run_script("--version", pythonpath=fake)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "RuntimeError: broken on import" in done.stderr
+    assert "pip install --force-reinstall oes-reconcile" in done.stderr
+
+
+def test_leftovers_of_an_overwritten_install_get_the_reinstall_remedy(tmp_path: Path) -> None:
+    """Our files overwritten by another `reconciler`, that one uninstalled since: what is left lies in
+    site-packages with no owner; the remedy is to reinstall oes-reconcile, not to edit PYTHONPATH."""
+    left = tmp_path / "site-packages" / "reconciler"
+    left.mkdir(parents=True)
+    (left / "__init__.py").write_text("")
+    package = types.ModuleType("reconciler")
+    package.__file__ = str(left / "__init__.py")
+    message = oes_reconcile.shadowed(package)
+    assert "belongs to no distribution" in message
+    assert message.endswith("`pip install --force-reinstall oes-reconcile`.")
