@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -233,10 +234,16 @@ class OESResult(BaseModel):
         return None if value is None else str(value)
 
     def peak(self, peak_id: str) -> PeakState | None:
+        """The peak with this id (the first, should the server list one twice), found by a dict: a scan
+        per override made an entry of many peaks and overrides quadratic."""
+        return self._by_id.get(peak_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, PeakState]:
+        by_id: dict[str, PeakState] = {}
         for peak in self.detected_peaks:
-            if peak.peak_id == peak_id:
-                return peak
-        return None
+            by_id.setdefault(peak.peak_id, peak)
+        return by_id
 
 
 class OESResultWithSpectra(OESResult):

@@ -27,3 +27,22 @@ def test_candidates_as_plain_keys_or_null_are_read() -> None:
     assert peak_of(candidates=["Ga_417.2"]).candidate_keys == frozenset({"Ga_417.2"})
     assert peak_of(candidates=None).candidate_keys is None
     assert peak_of().candidate_keys is None
+
+
+def test_a_peak_is_found_by_id_the_first_of_two_alike() -> None:
+    """Look-ups by peak id (a dict, not a scan per override): the first of two peaks with one id wins,
+    as it did; a missing id is None."""
+    result = OESResult.model_validate(
+        {
+            "detected_peaks": [
+                {"peak_id": "p1", "element": "Ga"},
+                {"peak_id": "p2", "element": "In"},
+                {"peak_id": "p1", "element": "N2"},
+            ]
+        }
+    )
+    first = result.peak("p1")
+    assert first is not None
+    assert first.element == "Ga"
+    assert result.peak("p3") is None
+    assert result.model_dump()["detected_peaks"][0]["peak_id"] == "p1"  # the cache is no field
