@@ -26,13 +26,10 @@ from tests.factories import (
     override,
     peak_by_element,
     peak_with_key,
-    peak_with_list,
-    peak_with_map,
     result,
 )
+from tests.test_diff import CANDIDATES, SHAPES
 
-SHAPES = (peak_with_key, peak_with_map, peak_with_list)
-CANDIDATES = ("Ga_417.2", "In_451.1", "Ga_403.3")
 LAST_UPDATED = "2024-01-15T10:35:00Z"  # what tests.factories.result_doc says
 
 

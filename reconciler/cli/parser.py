@@ -297,26 +297,13 @@ def _add_undo(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("run_id", nargs="?", type=_row, metavar="RUN_ID")
     parser.add_argument("--last", action="store_true", help="the last apply run of this endpoint")
-    parser.add_argument(
-        "--format", choices=("yaml", "csv"), help="default: as the -o file's name ends (.csv), else yaml"
-    )
-    parser.add_argument(
-        "-o", "--output", metavar="PATH", help="write here (whole, or not at all) instead of stdout"
-    )
-    parser.add_argument("--force", action="store_true", help="replace an existing -o file")
+    _add_override_file_output(parser)
     _add_state(parser)
     _add_endpoint(parser)
 
 
-def _add_export(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Write an override file of the entries' current manual assignments (sorted and stable: "
-        "`plan` of it reports no changes). Exit 1 when an entry has no OES result (HTTP 404: the "
-        "others are still written), when a fetch fails after retries (nothing is written), or when "
-        "nothing could be exported (e.g. the server sends only elements, no candidate keys)."
-    )
-    parser.add_argument("data_ids", nargs="*", metavar="DATA_ID")
-    parser.add_argument("--ids-file", metavar="F", help="data ids, one a line (# comments)")
+def _add_override_file_output(parser: argparse.ArgumentParser) -> None:
+    """Where and how `export` and `undo` write the override file they make."""
     parser.add_argument(
         "--format", choices=("yaml", "csv"), help="default: as the -o file's name ends (.csv), else yaml"
     )
@@ -328,6 +315,18 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing -o file (through a link: the file it names); never a FIFO, device, folder",
     )
+
+
+def _add_export(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Write an override file of the entries' current manual assignments (sorted and stable: "
+        "`plan` of it reports no changes). Exit 1 when an entry has no OES result (HTTP 404: the "
+        "others are still written), when a fetch fails after retries (nothing is written), or when "
+        "nothing could be exported (e.g. the server sends only elements, no candidate keys)."
+    )
+    parser.add_argument("data_ids", nargs="*", metavar="DATA_ID")
+    parser.add_argument("--ids-file", metavar="F", help="data ids, one a line (# comments)")
+    _add_override_file_output(parser)
     parser.add_argument(
         "--all-peaks", action="store_true", help="every peak's applied candidate, not only manual"
     )
