@@ -19,8 +19,8 @@ import httpx
 import pydantic
 
 from reconciler import __version__
+from reconciler.answers import OESResult, OESResultWithSpectra, first_problem
 from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
-from reconciler.models import OESResult, OESResultWithSpectra, first_problem
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
 from reconciler.settings import DEFAULT_CONCURRENCY, KEY_HELP, Connection
 from reconciler.stop import INTERRUPTED, Stop, StopKind

@@ -6,18 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
+from reconciler.answers import OESResult, PeakState
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE, known, nm, peak_moved, peak_not_found
-from reconciler.models import (
-    EntryMemory,
-    Item,
-    LastSet,
-    OESResult,
-    Override,
-    PeakState,
-    Status,
-    by_entry,
-    element_of,
-)
+from reconciler.models import EntryMemory, Item, LastSet, Override, Status, by_entry, element_of
 
 ELEMENT_ONLY = "compared by element only: the server sends no candidate key for this peak"
 UNPINNED = "assignment matches but is not pinned (manual: false); the PATCH pins it"

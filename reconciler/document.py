@@ -10,8 +10,9 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reconciler.answers import first_problem
 from reconciler.errors import InputError
-from reconciler.models import Item, Status, first_problem
+from reconciler.models import Item, Status
 from reconciler.overrides.rules import (
     candidate_key_problem,
     data_id_problem,

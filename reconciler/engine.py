@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from reconciler.answers import OESResultWithSpectra
 from reconciler.api import Answer, ApiClient
 from reconciler.diff import ELEMENT_ONLY, diff_entry, fetch_failed, recheck, verify
 from reconciler.errors import AuthError, RecordError, RequestFailed, RunStopped
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
-from reconciler.models import EntryMemory, Item, OESResultWithSpectra, Override, PatchRecord, Status, by_entry
+from reconciler.models import EntryMemory, Item, Override, PatchRecord, Status, by_entry
 from reconciler.plan import Plan
 from reconciler.settings import DEFAULT_CONCURRENCY
 from reconciler.stop import Stop, StopKind

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler import output
+from reconciler.answers import OESResult, PeakState
 from reconciler.api import ApiClient
 from reconciler.diff import NO_ENTRY
 from reconciler.errors import EXIT_FAILED, EXIT_OK, ConfigError, InputError, RequestFailed, RunStopped
-from reconciler.models import OESResult, PeakState
 from reconciler.overrides import Assignments, render_csv, render_yaml
 from reconciler.overrides.rules import (
     Assignment,

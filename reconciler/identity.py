@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line reads the default below at start-up: no pydantic for that
-    from reconciler.models import LastSet, Override, PeakState
+    from reconciler.answers import PeakState
+    from reconciler.models import LastSet, Override
 
 # How far (nm) a peak may sit from where the override file or the record expects it and still be that
 # peak: measured positions wander by a few tenths of a nm between runs; neighbouring peaks lie further.

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.models import Item, OESResultWithSpectra, Status
+from reconciler.answers import OESResultWithSpectra
+from reconciler.models import Item, Status
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.models import Item, OESResult, Override, PatchRecord, Status
+from reconciler.answers import OESResult
+from reconciler.models import Item, Override, PatchRecord, Status
 from reconciler.record import Record
 
 ENTRY = "d290f1ee-6c54-4b01-90e6-d701748f0851"

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.answers import PeakState
 from reconciler.diff import ELEMENT_ONLY, UNPINNED, diff, diff_entry, unchanged_since_plan, verify
-from reconciler.models import Item, PeakState, Status
+from reconciler.models import Item, Status
 from tests.factories import (
     ENTRY,
     OTHER,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.answers import OESResult
 from reconciler.diff import (
     ELEMENT_ONLY,
     OVERWRITES,
@@ -19,7 +20,7 @@ from reconciler.diff import (
     recheck,
     verify,
 )
-from reconciler.models import EntryMemory, Item, LastSet, OESResult, Override, Status
+from reconciler.models import EntryMemory, Item, LastSet, Override, Status
 from tests.factories import (
     ENTRY,
     OTHER,

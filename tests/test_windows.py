@@ -6,7 +6,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from reconciler.models import Item, OESResultWithSpectra, Status
+from reconciler.answers import OESResultWithSpectra
+from reconciler.models import Item, Status
 from reconciler.windows import MAX_POINTS, Window, cut_windows, wants_window, window_of
 from tests.factories import change, peak_with_key, result_doc
 

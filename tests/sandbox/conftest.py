@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.models import OESResult, PeakState, element_of
+from reconciler.answers import OESResult, PeakState
+from reconciler.models import element_of
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.data import example_entries
 

@@ -9,7 +9,7 @@ import httpx
 import pydantic
 import pytest
 
-from reconciler.models import OESResult
+from reconciler.answers import OESResult
 from reconciler.sandbox import Faults, Sandbox, SandboxError
 from tests.sandbox.conftest import KEY_ID, MAP_ID, connect, patch, peak_in
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.models import OESResult
+from reconciler.answers import OESResult
 from reconciler.sandbox import DataFileError, Sandbox, load_entries
 from reconciler.sandbox.data import data_file_json, example_data_json, example_entries
 from tests.sandbox.conftest import (

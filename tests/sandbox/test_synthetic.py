@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from reconciler.models import OESResult
+from reconciler.answers import OESResult
 from reconciler.sandbox import SandboxError
 from reconciler.sandbox.data import SHAPES
 from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides

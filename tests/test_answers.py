@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.models import OESResult, PeakState
+from reconciler.answers import OESResult, PeakState
 
 
 def peak_of(**fields: object) -> PeakState:
