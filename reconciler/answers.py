@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -82,6 +85,8 @@ class OESResult(BaseModel):
     """The parts of `GET /oes/{data_id}` the reconciler uses; spectra are parsed past, never kept."""
 
     model_config = _LEAN
+    # The top-level fields read from an answer (as raw text, by `reconciler.fields`); the rest is skipped.
+    FIELDS: ClassVar[tuple[str, ...]] = ("detected_peaks", "last_updated")
 
     detected_peaks: tuple[PeakState, ...] = Field(default=())
     last_updated: str | None = None
@@ -112,5 +117,22 @@ class OESResultWithSpectra(OESResult):
     and a spectrum that cannot be plotted only goes unplotted. Dropped with the answer, once cut.
     """
 
+    FIELDS: ClassVar[tuple[str, ...]] = (*OESResult.FIELDS, "wavelengths", "scope_corrected", "sample")
+
     wavelengths: Any = None
     scope_corrected: Any = None
+    sample: Any = None  # read only when `scope_corrected` is no list holding something (`kept_document`)
+
+
+# A raw `scope_corrected` that is a list holding something: the page plots it, so `sample` is not needed.
+_FILLED_LIST = re.compile(rb"\[[ \t\r\n]*[^ \t\r\n\]]")
+
+
+def kept_document(fields: Mapping[str, bytes]) -> bytes:
+    """The small JSON object rebuilt from an answer's kept fields (raw text each), for a model to validate.
+
+    `sample` is dropped when `scope_corrected` is a list holding something, which the page plots instead.
+    """
+    if "sample" in fields and _FILLED_LIST.match(fields.get("scope_corrected", b"")):
+        fields = {key: raw for key, raw in fields.items() if key != "sample"}
+    return b"{" + b",".join(json.dumps(key).encode() + b":" + raw for key, raw in fields.items()) + b"}"

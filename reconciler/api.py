@@ -1,4 +1,8 @@
-"""Talking to the API: one pooled async client, `GET /oes/{id}` and `PATCH /oes/{id}/peaks`, with retries."""
+"""Talking to the API: one pooled async client, `GET /oes/{id}` and `PATCH /oes/{id}/peaks`, with retries.
+
+Answers are read as a stream: a 2xx body goes chunk by chunk through `reconciler.fields`, which keeps only
+the fields the run needs; any other body is read up to `EXCERPT_LIMIT` (only an excerpt is ever shown).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -19,8 +24,9 @@ import httpx
 import pydantic
 
 from reconciler import __version__
-from reconciler.answers import OESResult, OESResultWithSpectra, first_problem
+from reconciler.answers import OESResult, OESResultWithSpectra, first_problem, kept_document
 from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
+from reconciler.fields import FieldReader, NotAnObject
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
 from reconciler.settings import DEFAULT_CONCURRENCY, KEY_HELP, Connection
 from reconciler.stop import INTERRUPTED, Stop, StopKind
@@ -28,6 +34,7 @@ from reconciler.stop import INTERRUPTED, Stop, StopKind
 log = logging.getLogger(__name__)
 
 DETAIL_LIMIT = 200
+EXCERPT_LIMIT = 64 * 1024  # bytes read of an answer of 300 or more: its detail, or an excerpt, is all shown
 UNREACHABLE_ROUNDS = 3  # connection failures in a row per slot before the API counts as unreachable
 
 
@@ -38,9 +45,22 @@ class Answer:
     result: OESResult | None
     status: int
     attempts: int
-    # The answer's bytes, for the review page's windows of spectra (`reconciler.windows`); not kept longer
-    # than the answer itself, which lives as long as its entry's work.
-    body: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request's answer as read: its status and headers, and of its body only what is needed."""
+
+    response: httpx.Response  # status, headers and request; its body was streamed, not held
+    # Below 300: the kept top-level fields (raw JSON text), or why the body is no JSON object.
+    fields: dict[str, bytes] = field(default_factory=dict, repr=False)
+    problem: str | None = None
+    # 300 or more: the body's first `EXCERPT_LIMIT` bytes (decoded), for its detail or an excerpt.
+    excerpt: bytes = field(default=b"", repr=False)
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
 
 
 class RateLimiter:
@@ -83,31 +103,32 @@ def _clean(text: str, secret: str) -> str:
     return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "…"
 
 
-def _detail(response: httpx.Response) -> Any:
-    """The answer's JSON `detail`, or None when the body is no JSON object carrying one."""
+def _detail(exchange: Exchange) -> Any:
+    """The answer's JSON `detail`, or None when the body (its excerpt) is no JSON object carrying one."""
     try:
-        body = json.loads(response.content)
+        body = json.loads(exchange.excerpt)
     except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python recurses
         return None
     return body.get("detail") if isinstance(body, dict) else None
 
 
-def reason_of(response: httpx.Response, secret: str) -> str:
+def reason_of(exchange: Exchange, secret: str) -> str:
     """What the server said: its JSON `detail`, else the kind of page, else a short excerpt."""
-    detail = _detail(response)
+    response, excerpt = exchange.response, exchange.excerpt
+    detail = _detail(exchange)
     if detail is not None:
         text = detail if isinstance(detail, str) else json.dumps(detail)
-    elif "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<":
+    elif "html" in response.headers.get("content-type", "") or excerpt.lstrip()[:1] == b"<":
         text = "an HTML page"
     else:
-        text = response.text or "no body"
+        text = excerpt.decode(response.encoding or "utf-8", errors="replace") or "no body"
     return _clean(text, secret) or response.reason_phrase
 
 
 GENERIC_NOT_FOUND = "not found"
 
 
-def is_api_not_found(response: httpx.Response) -> bool:
+def is_api_not_found(exchange: Exchange) -> bool:
     """Whether a 404 is the API's own "not found" for the entry (or peak) asked about.
 
     The API names what it did not find: `{"detail": "no OES result for data entry <id>"}`. A 404 from a
@@ -116,7 +137,7 @@ def is_api_not_found(response: httpx.Response) -> bool:
     Starlette, an HTML page from a proxy, or nothing. So a 404 is the API's only when its body is a JSON
     object whose `detail` is present, not empty, and not the generic "Not Found" (in any case).
     """
-    detail = _detail(response)
+    detail = _detail(exchange)
     if isinstance(detail, str):
         return detail.strip().rstrip(".").casefold() not in {"", GENERIC_NOT_FOUND}
     return bool(detail)
@@ -195,10 +216,11 @@ class ApiClient:
         Only the API's own 404 means that (see `is_api_not_found`); any other 404, which a wrong path in
         the endpoint gives, fails the fetch with a message asking whether the endpoint's path is right.
         """
-        response, attempts = await self._request("GET", f"oes/{quote(data_id, safe='')}")
-        if response.status_code == 404 and is_api_not_found(response):
+        model = OESResultWithSpectra if spectra else OESResult
+        exchange, attempts = await self._request("GET", f"oes/{quote(data_id, safe='')}", fields=model.FIELDS)
+        if exchange.status_code == 404 and is_api_not_found(exchange):
             return Answer(result=None, status=404, attempts=attempts)
-        return self._answer(response, attempts, model=OESResultWithSpectra if spectra else OESResult)
+        return self._answer(exchange, attempts, model=model)
 
     async def patch_peak(
         self, data_id: str, peak_id: str, candidate_key: str, *, before_send: Callable[[], None] | None = None
@@ -210,27 +232,32 @@ class ApiClient:
         """
         body = {"peak_id": peak_id, "candidate_key": candidate_key}
         path = f"oes/{quote(data_id, safe='')}/peaks"
-        response, attempts = await self._request("PATCH", path, body, before_send=before_send)
-        return self._answer(response, attempts)
+        exchange, attempts = await self._request(
+            "PATCH", path, body, fields=OESResult.FIELDS, before_send=before_send
+        )
+        return self._answer(exchange, attempts)
 
-    def _answer(
-        self, response: httpx.Response, attempts: int, *, model: type[OESResult] = OESResult
-    ) -> Answer:
-        status = response.status_code
+    def _answer(self, exchange: Exchange, attempts: int, *, model: type[OESResult] = OESResult) -> Answer:
+        status = exchange.status_code
         if status >= 300:
-            raise RequestFailed(self._refusal(response), status=status, attempts=attempts)
-        try:
-            result = model.model_validate_json(response.content)
-        except pydantic.ValidationError as exc:
-            html = "html" in response.headers.get("content-type", "")
-            problem = "an HTML page" if html else _clean(first_problem(exc), self.connection.api_key)
-            reason = f"HTTP {status} but the body is not an OES result ({problem})"
-            raise RequestFailed(reason, status=status, attempts=attempts) from None
-        return Answer(result=result, status=status, attempts=attempts, body=response.content)
+            raise RequestFailed(self._refusal(exchange), status=status, attempts=attempts)
+        problem = exchange.problem
+        if problem is None:
+            try:
+                result = model.model_validate_json(kept_document(exchange.fields))
+            except pydantic.ValidationError as exc:
+                # A position would be one in the rebuilt document, not in the answer: left out.
+                problem = _AT.sub("", first_problem(exc))
+            else:
+                return Answer(result=result, status=status, attempts=attempts)
+        html = "html" in exchange.response.headers.get("content-type", "")
+        problem = "an HTML page" if html else _clean(problem, self.connection.api_key)
+        reason = f"HTTP {status} but the body is not an OES result ({problem})"
+        raise RequestFailed(reason, status=status, attempts=attempts)
 
-    def _refusal(self, response: httpx.Response) -> str:
+    def _refusal(self, exchange: Exchange) -> str:
         """Why an answer of 300 or more holds no result: a redirect, a 404 of no API route, or a refusal."""
-        status, secret = response.status_code, self.connection.api_key
+        response, status, secret = exchange.response, exchange.status_code, self.connection.api_key
         request = response.request
         if 300 <= status < 400:
             # Never followed (httpx follows nothing unless asked): the key would go wherever it points.
@@ -240,8 +267,8 @@ class ApiClient:
                 f"HTTP {status} redirect{target}; set --endpoint to where the API lives: redirects are "
                 "not followed, so the key is never sent elsewhere"
             )
-        reason = reason_of(response, secret)
-        if status == 404 and not is_api_not_found(response):
+        reason = reason_of(exchange, secret)
+        if status == 404 and not is_api_not_found(exchange):
             return (
                 f"HTTP 404 but not the API's 'not found' for an entry (server said: {reason}); is the "
                 f"endpoint's path right? ({request.method} {_clean(str(request.url), secret)})"
@@ -254,8 +281,9 @@ class ApiClient:
         path: str,
         body: dict[str, str] | None = None,
         *,
+        fields: tuple[str, ...],
         before_send: Callable[[], None] | None = None,
-    ) -> tuple[httpx.Response, int]:
+    ) -> tuple[Exchange, int]:
         attempts = sent = 0
 
         def on_wire() -> None:
@@ -269,7 +297,7 @@ class ApiClient:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    response = await self._send_once(method, path, body, on_wire)
+                    exchange = await self._send_once(method, path, body, fields, on_wire)
         except RunStopped as exc:
             exc.attempts = sent
             raise
@@ -279,15 +307,16 @@ class ApiClient:
             raise RequestFailed(
                 f"{describe(exc)}; gave up after {tried}", status=status, attempts=attempts
             ) from None
-        return response, attempts
+        return exchange, attempts
 
     async def _send_once(
         self,
         method: str,
         path: str,
         body: dict[str, str] | None,
+        fields: tuple[str, ...],
         on_wire: Callable[[], None] | None = None,
-    ) -> httpx.Response:
+    ) -> Exchange:
         if self.stopping.is_set():
             raise RunStopped
         async with self._slots:
@@ -297,22 +326,25 @@ class ApiClient:
                 raise RunStopped
             if on_wire is not None:
                 on_wire()
-            response = await self._reaching(method, path, body)
-        log.debug("%s /%s -> %d", method, path, response.status_code)
-        if response.status_code in {401, 403}:
+            exchange = await self._reaching(method, path, body, fields)
+        status = exchange.status_code
+        log.debug("%s /%s -> %d", method, path, status)
+        if status in {401, 403}:
             refused = AuthError(
-                f"the API refused the key (HTTP {response.status_code} on {method} /{path}); "
+                f"the API refused the key (HTTP {status} on {method} /{path}); "
                 f"check it is valid for {self.connection.endpoint}: {KEY_HELP}"
             )
             self.stop(Stop(StopKind.REFUSED_KEY, "the API refused the key", refused))
             raise refused
-        if response.status_code in TRANSIENT_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            reason = reason_of(response, self.connection.api_key)
-            raise TransientHTTPError(response.status_code, reason, retry_after)
-        return response
+        if status in TRANSIENT_STATUSES:
+            retry_after = parse_retry_after(exchange.response.headers.get("retry-after"))
+            reason = reason_of(exchange, self.connection.api_key)
+            raise TransientHTTPError(status, reason, retry_after)
+        return exchange
 
-    async def _reaching(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
+    async def _reaching(
+        self, method: str, path: str, body: dict[str, str] | None, fields: tuple[str, ...]
+    ) -> Exchange:
         """One exchange; until the API first answers, connection failures are counted, and at the limit
         the run stops as unreachable.
 
@@ -321,7 +353,7 @@ class ApiClient:
         is every worker failing three times.
         """
         try:
-            response = await self._bounded(method, path, body)
+            exchange = await self._bounded(method, path, body, fields)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if not self._answered:
                 self._unanswered += 1
@@ -329,7 +361,7 @@ class ApiClient:
                     self._stop_unreachable(exc)
             raise
         self._answered = True
-        return response
+        return exchange
 
     def _stop_unreachable(self, exc: BaseException) -> None:
         endpoint = self.connection.endpoint
@@ -340,14 +372,20 @@ class ApiClient:
         )
         self.stop(Stop(StopKind.UNREACHABLE, f"API unreachable at {endpoint}", error))
 
-    async def _bounded(self, method: str, path: str, body: dict[str, str] | None) -> httpx.Response:
-        """One exchange within `--timeout` in all: httpx bounds each read, a trickling server is cut here."""
+    async def _bounded(
+        self, method: str, path: str, body: dict[str, str] | None, fields: tuple[str, ...]
+    ) -> Exchange:
+        """One exchange within `--timeout` in all (the body's streamed read too): httpx bounds each read, a
+        trickling server is cut here."""
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
         try:
             async with asyncio.timeout(self.connection.timeout):
-                return await self._http.request(method, path, json=body)
+                async with self._http.stream(method, path, json=body) as response:
+                    if response.status_code < 300:
+                        return await _read_fields(response, fields)
+                    return Exchange(response, excerpt=await _read_excerpt(response))
         except TimeoutError:
             raise httpx.ReadTimeout(f"no whole answer within {self.connection.timeout:g} s") from None
         except asyncio.CancelledError:
@@ -375,3 +413,30 @@ class ApiClient:
         except TimeoutError:
             return
         raise RunStopped
+
+
+# pydantic's position in a document: in the one rebuilt from the kept fields, it would mislead.
+_AT = re.compile(r" at line \d+ column \d+$")
+
+
+async def _read_fields(response: httpx.Response, fields: tuple[str, ...]) -> Exchange:
+    """A 2xx answer's kept fields, read chunk by chunk; a body that is no JSON object is read no further."""
+    reader = FieldReader(fields)
+    try:
+        async for chunk in response.aiter_bytes():
+            reader.feed(chunk)
+        return Exchange(response, fields=reader.finish())
+    except NotAnObject as exc:
+        return Exchange(response, problem=str(exc))
+
+
+async def _read_excerpt(response: httpx.Response) -> bytes:
+    """The first `EXCERPT_LIMIT` bytes of an answer's (decoded) body; the rest is left unread."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= EXCERPT_LIMIT:
+            break
+    return b"".join(parts)[:EXCERPT_LIMIT]

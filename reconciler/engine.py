@@ -223,7 +223,7 @@ class Reconciler:
     def _windowed(self, answer: Answer, items: list[Item]) -> list[Item]:
         """Keep the windows of the entry's spectrum that the page plots, when it is asked for."""
         if self.windows and isinstance(answer.result, OESResultWithSpectra):
-            self._windows.update(cut_windows(answer.result, answer.body, items))
+            self._windows.update(cut_windows(answer.result, items))
         return items
 
     async def _patch_all(self, _data_id: str, items: list[Item]) -> list[Item]:

@@ -16,6 +16,13 @@ _RUN = re.compile(rb'(?:[^"\[\]{}]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.DOTALL)
 # Short of this, a run is left to the regex: finding the end of a flat array costs five scans.
 _FLAT_MIN = 512
 _SPACE = re.compile(rb"[ \t\r\n]*")
+# The common case between values, in one match: `, "key": ` and, when it is a string, number or literal,
+# the value itself. Anything else (a chunk's end, a container, an error) goes the long way.
+_FIELD = re.compile(
+    rb'[ \t\r\n]*(,?)[ \t\r\n]*"([^"\\]*(?:\\.[^"\\]*)*)"[ \t\r\n]*:[ \t\r\n]*'
+    rb'(?:("[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*|true|false|null)[ \t\r\n]*(?=[,}]))?',
+    re.DOTALL,
+)
 _VALUE_START = frozenset(b'"[{-0123456789tfn')
 _CLOSER = {ord("]"): ord("["), ord("}"): ord("{")}
 # serde_json's (pydantic's) limit: an answer nested deeper than this is refused, as it was when parsed whole.
@@ -59,8 +66,15 @@ class FieldReader:
         self._chunk = chunk
         pos, end = 0, len(chunk)
         while pos < end:
-            if self._state == _VALUE:
+            state = self._state
+            if state == _VALUE:
                 pos = self._value(chunk, pos)
+            elif (
+                state in (_KEY_OR_END, _COMMA_OR_END)
+                and (field := _FIELD.match(chunk, pos)) is not None
+                and (bool(field.group(1)) == (state == _COMMA_OR_END))
+            ):
+                pos = self._field(field)
             else:
                 pos = self._between(chunk, pos)
         self._offset += end
@@ -122,12 +136,8 @@ class FieldReader:
             return pos
         char = chunk[pos]
         if state == _BEFORE:
-            if char != 0x7B:
-                raise NotAnObject("Input should be an object") if char in _VALUE_START else self._fail(
-                    "expected value", pos
-                )
-            self._state = _KEY_OR_END
-        elif char == 0x7D and (state == _COMMA_OR_END or state == _KEY_OR_END and not self._comma):
+            self._open(char, pos)
+        elif char == 0x7D and (state == _COMMA_OR_END or (state == _KEY_OR_END and not self._comma)):
             self._state = _AFTER
         elif state == _KEY_OR_END:
             if char != 0x22:
@@ -147,8 +157,24 @@ class FieldReader:
             raise self._fail("trailing characters", pos)
         return pos + 1
 
-    def _start_value(self) -> None:
-        key = bytes(self._key)
+    def _open(self, char: int, pos: int) -> None:
+        """The body's first character: the top-level object's `{`, or why the body is no object."""
+        if char != 0x7B:
+            if char in _VALUE_START:
+                raise NotAnObject("Input should be an object")
+            raise self._fail("expected value", pos)
+        self._state = _KEY_OR_END
+
+    def _field(self, field: re.Match[bytes]) -> int:
+        """A key, and its value if a scalar, matched whole by `_FIELD`; where reading goes on."""
+        self._start_value(field.group(2))
+        value = field.group(3)
+        if value is not None:
+            self._end_value(value)
+        return field.end()
+
+    def _start_value(self, key: bytes | None = None) -> None:
+        key = bytes(self._key) if key is None else key
         try:
             name = json.loads(b'"' + key + b'"') if b"\\" in key else key.decode("utf-8", "replace")
         except ValueError:
@@ -162,13 +188,7 @@ class FieldReader:
         """Scan the current value from `pos` to its end or the chunk's; keep its text if it is wanted."""
         start, end = pos, len(chunk)
         if not self._started:
-            pos = _SPACE.match(chunk, pos).end()  # type: ignore[union-attr]
-            if pos >= end:
-                return pos
-            if chunk[pos] not in _VALUE_START:
-                raise self._fail("expected value", pos)
-            self._started = True
-            self._opened = chunk[pos] not in b'"[{'
+            pos = self._begin(chunk, pos)
         stack = self._stack
         flat = bool(stack)  # at an array's start or a chunk's: perhaps a long run of numbers
         while pos < end:
@@ -191,28 +211,44 @@ class FieldReader:
                     break
                 pos = found.start()
             char = chunk[pos]
-            if not stack and char in b'"[{':  # a second value at depth 0: `1 "b"`, `[] {}`
-                if self._opened:
-                    raise self._fail("expected `,` or `}`", pos)
-                self._opened = True
-            if char == 0x22:
-                self._in_string = True
-            elif char in (0x5B, 0x7B):
-                stack.append(char)
-                if len(stack) >= MAX_DEPTH:
-                    raise self._fail("recursion limit exceeded", pos)
-                flat = char == 0x5B
-            elif not stack:  # `,` or a closer at depth 0: the value ended just before it
+            if not stack and char in b",]}":  # the value ended just before it
                 if char == 0x5D:
                     raise self._fail("expected `,` or `}`", pos)
                 self._end_value(chunk[start:pos])
                 return pos
-            elif stack.pop() != _CLOSER[char]:
-                raise self._fail("expected `,` or `" + ("]" if char == 0x7D else "}") + "`", pos)
+            flat = self._structural(char, pos)
             pos += 1
         if self._keeping is not None:
             self._parts.append(chunk[start:pos])
         return pos
+
+    def _begin(self, chunk: bytes, pos: int) -> int:
+        """Past the whitespace before the value, to its first character (checked), or the chunk's end."""
+        pos = _SPACE.match(chunk, pos).end()  # type: ignore[union-attr]
+        if pos < len(chunk):
+            if chunk[pos] not in _VALUE_START:
+                raise self._fail("expected value", pos)
+            self._started = True
+            self._opened = chunk[pos] not in b'"[{'
+        return pos
+
+    def _structural(self, char: int, pos: int) -> bool:
+        """A quote or bracket inside the value; whether an array just opened (perhaps a flat run follows)."""
+        stack = self._stack
+        if not stack and char in b'"[{':  # a second value at depth 0: `1 "b"`, `[] {}`
+            if self._opened:
+                raise self._fail("expected `,` or `}`", pos)
+            self._opened = True
+        if char == 0x22:
+            self._in_string = True
+        elif char in (0x5B, 0x7B):
+            stack.append(char)
+            if len(stack) >= MAX_DEPTH:
+                raise self._fail("recursion limit exceeded", pos)
+            return char == 0x5B
+        elif stack.pop() != _CLOSER[char]:
+            raise self._fail("expected `,` or `" + ("]" if char == 0x7D else "}") + "`", pos)
+        return False
 
     def _end_value(self, last: bytes) -> None:
         if self._keeping is not None:

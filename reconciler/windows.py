@@ -9,8 +9,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from reconciler.answers import OESResultWithSpectra
 from reconciler.models import Item, Status
 
@@ -43,14 +41,6 @@ class Window:
 Windows = Mapping[tuple[str, str], Window]
 
 
-class _Sample(BaseModel):
-    """The raw sample series, parsed from the body only when the result has no `scope_corrected`."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    sample: Any = None
-
-
 def wants_window(item: Item) -> bool:
     """Whether the page plots this item: not in sync, and the server said where its peak was measured."""
     return item.status is not Status.IN_SYNC and item.wavelength_nm is not None
@@ -60,11 +50,11 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _series(result: OESResultWithSpectra, body: bytes) -> tuple[str, list[Any]]:
-    """The series to plot: `scope_corrected`, else the raw `sample` (parsed again, for such results only)."""
+def _series(result: OESResultWithSpectra) -> tuple[str, list[Any]]:
+    """The series to plot: `scope_corrected`, else the raw `sample` (read only for such results)."""
     if isinstance(result.scope_corrected, list) and result.scope_corrected:
         return "scope_corrected", result.scope_corrected
-    sample = _Sample.model_validate_json(body).sample
+    sample = result.sample
     return "sample", sample if isinstance(sample, list) else []
 
 
@@ -77,16 +67,14 @@ def _ascending(grid: list[Any]) -> bool:
         return False
 
 
-def cut_windows(
-    result: OESResultWithSpectra, body: bytes, items: Iterable[Item]
-) -> dict[tuple[str, str], Window]:
-    """The windows of `items` (those the page plots) from one entry's result (`body`, its answer); none when
-    it has no usable spectrum. Only the windows are kept: the series go with the result."""
+def cut_windows(result: OESResultWithSpectra, items: Iterable[Item]) -> dict[tuple[str, str], Window]:
+    """The windows of `items` (those the page plots) from one entry's result; none when it has no usable
+    spectrum. Only the windows are kept: the series go with the result."""
     wanted = [item for item in items if wants_window(item)]
     grid = result.wavelengths
     if not wanted or not isinstance(grid, list) or not grid:
         return {}
-    series, values = _series(result, body)
+    series, values = _series(result)
     ascending = _ascending(grid)
     windows = {}
     for item in wanted:

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from reconciler.fields import MAX_DEPTH, FieldReader, NotAnObject
 
-WANTED = ("detected_peaks", "last_updated", "wavelengths", "k\"ey", "ü")
+WANTED = ("detected_peaks", "last_updated", "wavelengths", 'k"ey', "ü")
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
 )
 keys = st.sampled_from(WANTED) | st.text(max_size=6)
 documents = st.dictionaries(keys, values, max_size=6)
@@ -53,7 +55,7 @@ def test_any_split_keeps_the_wanted_fields_as_json_loads_reads_them(
 
 def test_one_byte_chunks_read_escapes_and_nesting() -> None:
     """Fed a byte at a time, escaped quotes and backslashes, nested brackets and braces are followed."""
-    doc = {"skip": ["a\\\"]}", {"x": [[], {}]}], "detected_peaks": [{"peak_id": "p\\1\""}], "z": "}"}
+    doc = {"skip": ['a\\"]}', {"x": [[], {}]}], "detected_peaks": [{"peak_id": 'p\\1"'}], "z": "}"}
     body = json.dumps(doc).encode()
     kept = read(body, list(range(1, len(body))))
     assert kept == {"detected_peaks": json.dumps(doc["detected_peaks"]).encode()}
@@ -114,3 +116,23 @@ def test_skipped_values_are_not_kept_or_built() -> None:
     """Only the wanted fields are kept: a big array beside them leaves no trace in the reader."""
     body = json.dumps({"wavelengths": [1.5] * 10_000, "last_updated": "t"}).encode()
     assert read(body, list(range(0, len(body), 997)), wanted=("last_updated",)) == {"last_updated": b'"t"'}
+
+
+@settings(max_examples=60)
+@given(
+    points=st.integers(0, 3_000),
+    nested=st.booleans(),
+    data=st.data(),
+)
+def test_long_flat_arrays_are_jumped_over_under_any_split(
+    points: int, nested: bool, data: st.DataObject
+) -> None:
+    """Spectra-like runs of numbers (found by memchr) beside strings and brackets, split anywhere."""
+    series: list[Any] = [i / 7 for i in range(points)]
+    if nested:
+        series[points // 2 : points // 2] = [["]", {"x": '"['}]]
+    doc = {"wavelengths": series, "sample": [series, "\\"], "detected_peaks": [{"peak_id": "p1"}], "z": 1}
+    body = json.dumps(doc).encode()
+    kept = read(body, split(body, data))
+    assert json.loads(kept["wavelengths"]) == series
+    assert json.loads(kept["detected_peaks"]) == doc["detected_peaks"]

@@ -6,16 +6,19 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from reconciler.answers import OESResultWithSpectra
+from reconciler.answers import OESResultWithSpectra, kept_document
+from reconciler.fields import FieldReader
 from reconciler.models import Item, Status
 from reconciler.windows import MAX_POINTS, Window, cut_windows, wants_window, window_of
 from tests.factories import change, peak_with_key, result_doc
 
 
 def cut(doc: dict[str, Any], items: list[Item]) -> dict[tuple[str, str], Window]:
-    """The windows as the engine cuts them: from the result parsed with its spectra, and the answer's body."""
-    body = json.dumps(doc).encode()
-    return cut_windows(OESResultWithSpectra.model_validate_json(body), body, items)
+    """The windows as the engine cuts them: from the fields the client keeps of the answer, with spectra."""
+    reader = FieldReader(OESResultWithSpectra.FIELDS)
+    reader.feed(json.dumps(doc).encode())
+    result = OESResultWithSpectra.model_validate_json(kept_document(reader.finish()))
+    return cut_windows(result, items)
 
 
 def spectrum_doc(points: int = 701, **fields: Any) -> dict[str, Any]:
