@@ -80,10 +80,12 @@ def _cells(found: dict[str, Cell], trees: list[Tree]) -> tuple[Cell | None, Cell
     return (found[trees[0].name] if len(trees) > 1 else None), current
 
 
-def _per(found: dict[str, Cell], trees: list[Tree], *, unit: int, what: str) -> str:
-    """A note of seconds per `unit` items on each tree."""
+def _per(found: dict[str, Cell], trees: list[Tree], *, items: int, what: str, micro: bool = False) -> str:
+    """A note of the wall time per item on each tree (start-up included), in ms (or µs)."""
+    factor, unit = (1e6, "µs") if micro else (1e3, "ms")
     return ", ".join(
-        f"{tree.name.split()[0]} {found[tree.name].seconds / unit * 1000:.2f} ms/{what}" for tree in trees
+        f"{tree.name.split()[0]} {found[tree.name].seconds / items * factor:.2f} {unit}/{what}"
+        for tree in trees
     )
 
 
@@ -117,7 +119,7 @@ def validate_rows(context: Context, args: argparse.Namespace, trees: list[Tree])
         for kind, path in files.items():
             context.say(f"validate {count(size)} overrides, one {kind.upper()} file")
             found = validate(context, path)
-            note = _per(found, trees, unit=size // 1000, what="1k overrides")
+            note = _per(found, trees, items=size, what="override", micro=True)
             limits = VALIDATE_TARGETS[kind] if size == MILLION else None
             rows.append(_curve_row(f"validate {kind.upper()}", size, found, trees, limits=limits, note=note))
             path.unlink()
@@ -130,7 +132,7 @@ def plan_rows(context: Context, args: argparse.Namespace, trees: list[Tree]) -> 
         context.say(f"plan of {count(size // 10)} entries x 10 peaks ({count(size)} overrides), no latency")
         found = plan(context, size)
         cpu = ", ".join(f"{t.name.split()[0]} CPU {found[t.name].cpu_seconds:.1f} s" for t in trees)
-        note = f"{_per(found, trees, unit=size // 10, what='entry')}; {cpu}"
+        note = f"{_per(found, trees, items=size // 10, what='entry')}; {cpu}"
         limits = PLAN_TARGET if size == MILLION else None
         rows.append(_curve_row("plan --format json --report", size, found, trees, limits=limits, note=note))
     return rows

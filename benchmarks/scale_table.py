@@ -114,7 +114,7 @@ def render_markdown(rows: Sequence[Row]) -> str:
         texts = list(cells(row))
         if row.verdict == "missed":
             texts[7] = "**missed**"
-        lines.append("| " + " | ".join((*texts, row.note)).replace(" |  |", " | |") + " |")
+        lines.append("| " + " | ".join((*texts, row.note)) + " |")
     return "\n".join(lines)
 
 
