@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck contracts unit bench bench-smoke dist clean
+.PHONY: demo test test-fast lint typecheck contracts unit bench bench-smoke bench-scale dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/run.py --smoke
+	$(BIN)/python benchmarks/scale.py --smoke
+
+# Issue 13's scale curve, baseline commit vs this tree, 1k to 1M overrides (the 1M plan takes minutes).
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py
 
 # The sdist and wheel in dist/, as a release would build them; the wheel installed into a fresh venv and run.
 dist: $(STAMP)
