@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
-from pathlib import Path
 
 from reconciler.errors import FileErrors, Problem
 from reconciler.models import Override
