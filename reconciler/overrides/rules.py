@@ -105,7 +105,10 @@ class SharedValues:
         known = self._data_ids.get(value)
         if known is None and data_id_problem(value) is None:
             normal = normalise_data_id(value)
-            known = self._data_ids[value] = value if normal == value else normal
+            # The normal form stands for itself too: `ABC…` and `abc…` share one string.
+            known = self._data_ids[value] = self._data_ids.setdefault(
+                normal, value if normal == value else normal
+            )
         return known
 
     def text(self, value: str) -> str | None:
