@@ -121,7 +121,8 @@ def imported_by(*args: str, env: dict[str, str]) -> set[str]:
 
 
 def test_validate_imports_no_http_async_or_database_library(tmp_path: Path) -> None:
-    """`validate` of a YAML or a CSV file never imports pydantic, httpx, asyncio, sqlite3, rich or ssl."""
+    """`validate` of a YAML or a CSV file never imports pydantic, httpx, asyncio, sqlite3, rich or ssl;
+    of CSV files, not even PyYAML."""
     sheet = tmp_path / "overrides.csv"
     sheet.write_text(f"data_id,peak_id,candidate_key\n{GAN},p1,Ga_417.2\n")
     # Without coverage in the child: its start-up (a .pth file) imports sqlite3 before ours does anything.
@@ -130,3 +131,4 @@ def test_validate_imports_no_http_async_or_database_library(tmp_path: Path) -> N
         imported = imported_by("validate", str(path), env=env)
         assert "reconciler.overrides.load" in imported  # the listing is real
         assert not NOT_FOR_VALIDATE & imported, path.name
+    assert "yaml" not in imported  # CSV files alone: PyYAML is not needed either

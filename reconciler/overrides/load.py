@@ -17,7 +17,6 @@ from reconciler.models import Override
 from reconciler.overrides.csv_format import parse_csv
 from reconciler.overrides.files import find_override_files, read_override_file
 from reconciler.overrides.rules import SharedValues
-from reconciler.overrides.yaml_format import parse_yaml
 
 __all__ = ["OverrideSet", "load_overrides"]
 
@@ -112,6 +111,8 @@ def _parse(
         return [], [text]
     if spreadsheet:
         return parse_csv(display, text, shared=shared)
+    from reconciler.overrides.yaml_format import parse_yaml  # PyYAML only when a YAML file is read
+
     return parse_yaml(display, text)
 
 

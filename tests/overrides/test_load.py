@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import overrides
 from reconciler.errors import FileErrors, Problem
 from reconciler.models import Override
 from reconciler.overrides import load_overrides, strict_yaml
@@ -204,3 +205,14 @@ def test_ids_and_keys_are_shared_across_the_files_of_a_load(here: Path) -> None:
     assert first.peak_id is third.peak_id
     assert second.peak_id is fourth.peak_id
     assert second.candidate_key is third.candidate_key is fourth.candidate_key
+
+
+def test_the_yaml_writer_is_found_lazily_and_nothing_else_is() -> None:
+    """`render_yaml` comes from the package as before (imported when first asked for); a name the
+    package lacks is an AttributeError still."""
+    from reconciler.overrides import render_yaml
+    from reconciler.overrides.yaml_format import render_yaml as defined
+
+    assert render_yaml is defined
+    with pytest.raises(AttributeError, match="has no attribute 'render_yml'"):
+        _ = overrides.render_yml  # type: ignore[attr-defined]
