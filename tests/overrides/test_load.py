@@ -215,4 +215,4 @@ def test_the_yaml_writer_is_found_lazily_and_nothing_else_is() -> None:
 
     assert render_yaml is defined
     with pytest.raises(AttributeError, match="has no attribute 'render_yml'"):
-        _ = overrides.render_yml  # type: ignore[attr-defined]
+        _ = overrides.render_yml
