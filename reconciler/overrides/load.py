@@ -65,9 +65,7 @@ def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
                 problems.append(data)
                 continue
             sources.append(display)
-            for part in (display.encode(), data):  # length-prefixed, so no two file lists hash alike
-                digest.update(len(part).to_bytes(8, "big"))
-                digest.update(part)
+            _hash_file(digest, display, data)
             spreadsheet = path.suffix.lower() == ".csv"
             text = _decode(display, data, spreadsheet=spreadsheet)
             del data  # the text alone from here: a 50 MB file is not held twice while it is parsed
@@ -87,6 +85,14 @@ def load_overrides(paths: Sequence[str | os.PathLike[str]]) -> OverrideSet:
         warnings=tuple(sorted(warnings, key=lambda problem: (problem.path, problem.line))),
         digest=f"sha256:{digest.hexdigest()}",
     )
+
+
+def _hash_file(digest: hashlib._Hash, display: str, data: bytes) -> None:
+    # Length-prefixed, so no two file lists hash alike. A function of its own: a loop variable left
+    # pointing at the bytes would keep a 50 MB file alive while its text is parsed.
+    for part in (display.encode(), data):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
 
 
 @contextlib.contextmanager
