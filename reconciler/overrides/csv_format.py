@@ -250,10 +250,8 @@ def _problems(written: tuple[str, str, str], wavelength: float | str | None) -> 
     return [problem for problem in checks if problem is not None]
 
 
-def _wavelength(cell: str) -> float | str | None:
-    """The wavelength_nm of a row (None: the cell is empty), or what is wrong with it."""
-    if not cell:
-        return None
+def _wavelength(cell: str) -> float | str:
+    """The wavelength_nm a row's cell (not empty) gives, or what is wrong with it."""
     number = decimal_number(cell)
     if number is None:
         hint = ""
