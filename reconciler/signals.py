@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported by the runs that use a loop: `validate` and the CLI's start need no asyncio
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ class _Steps:
 def stop_on_signals(stop: Callable[[], None], abandon: Callable[[], None]) -> Iterator[None]:
     """SIGINT/SIGTERM: send nothing new and let requests in flight finish; a second signal abandons the
     requests in flight (the report is still written); a third aborts at once, without a report."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     steps = _Steps(stop=stop, abandon=abandon)
     try:

@@ -103,3 +103,32 @@ def test_ctrl_c_during_an_export_writes_nothing_and_exits_130(
     assert (out, err) == ("", "Interrupted.\n")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+EXAMPLE_OVERRIDES = Path(__file__).resolve().parent.parent / "examples" / "overrides.yaml"
+# What only the commands that talk to the API or keep the record need: importing them would only slow
+# the start of `validate`, which CI and editors run on every change of an override file.
+NOT_FOR_VALIDATE = {"pydantic", "httpx", "asyncio", "sqlite3", "rich", "ssl"}
+
+
+def imported_by(*args: str, env: dict[str, str]) -> set[str]:
+    """The modules `python -X importtime -m reconciler ARGS…` imports (it must succeed)."""
+    argv = [sys.executable, "-X", "importtime", "-m", "reconciler", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=WAIT, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    return {line.rpartition("|")[2].strip() for line in lines if line.startswith("import time:")}
+
+
+def test_validate_imports_no_http_async_or_database_library(tmp_path: Path) -> None:
+    """`validate` of a YAML or a CSV file never imports pydantic, httpx, asyncio, sqlite3, rich or ssl;
+    of CSV files, not even PyYAML."""
+    sheet = tmp_path / "overrides.csv"
+    sheet.write_text(f"data_id,peak_id,candidate_key\n{GAN},p1,Ga_417.2\n")
+    # Without coverage in the child: its start-up (a .pth file) imports sqlite3 before ours does anything.
+    env = {k: v for k, v in child_env().items() if not k.startswith("COVERAGE_")}
+    for path in (EXAMPLE_OVERRIDES, sheet):
+        imported = imported_by("validate", str(path), env=env)
+        assert "reconciler.overrides.load" in imported  # the listing is real
+        assert not NOT_FOR_VALIDATE & imported, path.name
+    assert "yaml" not in imported  # CSV files alone: PyYAML is not needed either

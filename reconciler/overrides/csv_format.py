@@ -11,12 +11,11 @@ from reconciler.errors import Problem, UnreadableText
 from reconciler.models import Override
 from reconciler.overrides.rules import (
     Assignments,
+    SharedValues,
     assignment,
     candidate_key_problem,
-    clean_note,
     data_id_problem,
     decimal_number,
-    normalise_data_id,
     peak_id_problem,
     shown,
     wavelength_problem,
@@ -31,10 +30,17 @@ _EXPECTED = f"{', '.join(REQUIRED)} (and optionally {' and '.join(OPTIONAL)})"
 # Excel writes `;` wherever the decimal separator is a comma, and tabs in its "Unicode Text" format.
 _DELIMITERS = (",", ";", "\t", "|")
 _SEP = "sep="  # Excel's hint naming the delimiter, on a line of its own before the header
+_CHUNK = 1 << 20  # characters handed to the csv module at a time
 
 
-def parse_csv(path: str, text: str) -> tuple[list[Override], list[Problem]]:
-    """The overrides of one CSV file (each with its physical line), and every problem found in it."""
+def parse_csv(
+    path: str, text: str, *, shared: SharedValues | None = None
+) -> tuple[list[Override], list[Problem]]:
+    """The overrides of one CSV file (each with its physical line), and every problem found in it.
+
+    `shared` keeps each id and key once across the files of one load (a new one per call if None).
+    """
+    shared = SharedValues() if shared is None else shared
     layout = _layout(text)
     if isinstance(layout, str):
         return [], [Problem(path, 1, layout)]
@@ -49,12 +55,13 @@ def parse_csv(path: str, text: str) -> tuple[list[Override], list[Problem]]:
         header_problems = _header_problems(header, columns, layout)
         if header_problems:
             return [], [Problem(path, header_line, message) for message in header_problems]
-        unnamed = [index for index, name in enumerate(columns) if not name]
+        row = _Row(path, columns, shared)
         for line, fields in records:
-            override, messages = _override(path, line, columns, fields, unnamed)
-            problems.extend(Problem(path, line, message) for message in messages)
-            if override is not None:
+            override = row.override(line, fields)
+            if isinstance(override, Override):
                 overrides.append(override)
+            else:
+                problems.extend(Problem(path, line, message) for message in override)
     except UnreadableText as bad:
         problems.append(Problem(path, bad.line, f"invalid CSV: {bad.message}"))
     return overrides, problems
@@ -122,21 +129,34 @@ def _known(header: str, delimiter: str) -> int:
 
 def _records(layout: _Layout) -> Iterator[tuple[int, list[str]]]:
     """Non-blank records with the physical line each starts on (a quoted field may span lines)."""
-    reader = csv.reader(io.StringIO(layout.text, newline=""), delimiter=layout.delimiter, strict=True)
-    while True:
-        start = reader.line_num + 1 + layout.skipped
-        try:
-            fields = next(reader, None)
-        except csv.Error as error:
-            reason = str(error)
-            if reason == "unexpected end of data":
-                reason = "a quoted field starting here is never closed"
-            raise UnreadableText(start, reason) from error  # the csv module's own error carries no line
-        if fields is None:
-            return
-        # A spreadsheet's empty row (`,,,`) is as blank as an empty line.
-        if any(field.strip() for field in fields):
-            yield start, fields
+    reader = csv.reader(_lines(layout.text), delimiter=layout.delimiter, strict=True)
+    skipped = layout.skipped
+    start = 1 + skipped
+    try:
+        for fields in reader:
+            # A spreadsheet's empty row (`,,,`) is as blank as an empty line.
+            if fields and (fields[0].strip() or any(map(str.strip, fields))):
+                yield start, fields
+            start = reader.line_num + 1 + skipped
+    except csv.Error as error:
+        reason = str(error)
+        if reason == "unexpected end of data":
+            reason = "a quoted field starting here is never closed"
+        raise UnreadableText(start, reason) from error  # the csv module's own error carries no line
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, ends kept, as a file opened with newline="" gives them; a chunk at a time.
+
+    One StringIO of the whole text would hold it again at four bytes a character (200 MB for a 50 MB
+    file). Each chunk ends just after a `\n`, which ends a line in every convention, so no line is cut.
+    """
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _CHUNK)
+        end = len(text) if end < 0 else end + 1
+        yield from io.StringIO(text[start:end], newline="")
+        start = end
 
 
 def _header_problems(header: list[str], columns: list[str], layout: _Layout) -> list[str]:
@@ -169,39 +189,69 @@ def _header_problems(header: list[str], columns: list[str], layout: _Layout) -> 
     return problems
 
 
-def _override(
-    path: str, line: int, columns: list[str], fields: list[str], unnamed: list[int]
-) -> tuple[Override | None, list[str]]:
-    if len(fields) > len(columns):
-        return None, [f"the row has {len(fields)} fields but the header has {len(columns)}"]
-    for index in unnamed:
-        if index < len(fields) and fields[index].strip():
-            return None, [f"field {index + 1}, {shown(fields[index].strip())}, is in a column with no name"]
-    # Spaces around a field are the writer's layout (`a, b`), never part of an id.
-    row = {name: value.strip() for name, value in zip(columns, fields, strict=False)}
-    problems = [f"missing {name} (the row has {len(fields)} fields)" for name in REQUIRED if name not in row]
-    if problems:
-        return None, problems
-    wavelength = _wavelength(row.get("wavelength_nm", ""))
+class _Row:
+    """Turns the records of one file into overrides: its columns found by index once, not per row."""
+
+    def __init__(self, path: str, columns: list[str], shared: SharedValues) -> None:
+        self.path = path
+        self.shared = shared
+        self.width = len(columns)
+        self.unnamed = [index for index, name in enumerate(columns) if not name]
+        first, second, third = (columns.index(name) for name in REQUIRED)
+        self.required = (first, second, third)
+        self.least = max(self.required) + 1  # fields a row needs to reach every required column
+        self.wavelength = columns.index("wavelength_nm") if "wavelength_nm" in columns else self.width
+        self.note = columns.index("note") if "note" in columns else self.width
+
+    def override(self, line: int, fields: list[str]) -> Override | list[str]:
+        """The override of one record, or what is wrong with it."""
+        count = len(fields)
+        if count > self.width or count < self.least or self.unnamed:
+            refused = self._shape(fields)
+            if refused:
+                return refused
+        first, second, third = self.required
+        # Spaces around a field are the writer's layout (`a, b`), never part of an id.
+        written = (fields[first].strip(), fields[second].strip(), fields[third].strip())
+        shared = self.shared
+        data_id = shared.data_id(written[0])
+        peak_id = shared.text(written[1])
+        candidate_key = shared.text(written[2])
+        cell = fields[self.wavelength].strip() if self.wavelength < count else ""
+        wavelength = _wavelength(cell) if cell else None
+        if data_id is None or peak_id is None or candidate_key is None or isinstance(wavelength, str):
+            return _problems(written, wavelength)
+        note = (fields[self.note].strip() or None) if self.note < count else None
+        return Override(data_id, peak_id, candidate_key, self.path, line, note, wavelength)
+
+    def _shape(self, fields: list[str]) -> list[str]:
+        """What is wrong with the fields a record has, whatever they hold (nothing: a list empty)."""
+        count = len(fields)
+        if count > self.width:
+            return [f"the row has {count} fields but the header has {self.width}"]
+        for index in self.unnamed:
+            if index < count and fields[index].strip():
+                return [f"field {index + 1}, {shown(fields[index].strip())}, is in a column with no name"]
+        return [
+            f"missing {name} (the row has {count} fields)"
+            for name, index in zip(REQUIRED, self.required, strict=True)
+            if index >= count
+        ]
+
+
+def _problems(written: tuple[str, str, str], wavelength: float | str | None) -> list[str]:
+    """Every problem of a row's data_id, peak_id, candidate_key and wavelength_nm, in that order."""
     checks = (
-        data_id_problem(row["data_id"]),
-        peak_id_problem(row["peak_id"]),
-        candidate_key_problem(row["candidate_key"]),
+        data_id_problem(written[0]),
+        peak_id_problem(written[1]),
+        candidate_key_problem(written[2]),
         wavelength if isinstance(wavelength, str) else None,
     )
-    problems = [problem for problem in checks if problem is not None]
-    if problems:
-        return None, problems
-    assert not isinstance(wavelength, str)
-    note = clean_note(row.get("note", ""))
-    data_id = normalise_data_id(row["data_id"])
-    return Override(data_id, row["peak_id"], row["candidate_key"], path, line, note, wavelength), []
+    return [problem for problem in checks if problem is not None]
 
 
-def _wavelength(cell: str) -> float | str | None:
-    """The wavelength_nm of a row (None: the cell is empty), or what is wrong with it."""
-    if not cell:
-        return None
+def _wavelength(cell: str) -> float | str:
+    """The wavelength_nm a row's cell (not empty) gives, or what is wrong with it."""
     number = decimal_number(cell)
     if number is None:
         hint = ""

@@ -63,6 +63,8 @@ def text_problem(field: str, value: str) -> str | None:
         return f"{field} is empty"
     if len(value) > MAX_ID_LENGTH:
         return f"{field} is {len(value)} characters long (at most {MAX_ID_LENGTH})"
+    if value.isprintable():  # never true of a Cc or Cf character: the common case, without a loop
+        return None
     for character in value:
         if _is_control(character):
             return f"{field} {shown(value)} contains the control character U+{ord(character):04X}"
@@ -83,6 +85,38 @@ def _is_control(character: str) -> bool:
     # Cc is U+0000-001F and U+007F-009F; Cf adds the invisible ones (zero-width space, BOM, direction
     # marks) that would make two ids look equal on screen while differing on the server.
     return unicodedata.category(character) in ("Cc", "Cf")
+
+
+class SharedValues:
+    """The ids and keys of one load, each checked once and kept as one string however often it recurs.
+
+    A million overrides name each data_id ten times and each peak_id and candidate_key thousands of
+    times; each row's own copy of them would cost about 200 bytes an override.
+    """
+
+    __slots__ = ("_data_ids", "_texts")
+
+    def __init__(self) -> None:
+        self._data_ids: dict[str, str] = {}  # a valid data_id as written: its normalised form
+        self._texts: dict[str, str] = {}  # a valid peak_id or candidate_key: itself
+
+    def data_id(self, value: str) -> str | None:
+        """The normalised data_id, shared; None when `value` is not one (`data_id_problem` says why)."""
+        known = self._data_ids.get(value)
+        if known is None and data_id_problem(value) is None:
+            normal = normalise_data_id(value)
+            # The normal form stands for itself too: `ABC…` and `abc…` share one string.
+            known = self._data_ids[value] = self._data_ids.setdefault(
+                normal, value if normal == value else normal
+            )
+        return known
+
+    def text(self, value: str) -> str | None:
+        """The peak_id or candidate_key, shared; None when `text_problem` finds it wrong."""
+        known = self._texts.get(value)
+        if known is None and text_problem("", value) is None:
+            known = self._texts[value] = value
+        return known
 
 
 def clean_note(value: str) -> str | None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from reconciler.errors import FileErrors
 from reconciler.models import Override
-from reconciler.overrides import load_overrides, render_csv
+from reconciler.overrides import csv_format, load_overrides, render_csv
 from reconciler.overrides.rules import Assignment, text_problem
 from tests.conftest import Cli
 
@@ -96,6 +96,34 @@ def test_csv_header_problems_are_all_listed(here: Path) -> None:
         "a.csv:1: missing column 'peak_id' (the header needs data_id, peak_id, candidate_key)",
         "a.csv:1: missing column 'candidate_key' (the header needs data_id, peak_id, candidate_key)",
     ]
+
+
+@given(st.text(alphabet='ab,"\r\n'), st.integers(min_value=1, max_value=6))
+def test_lines_come_a_chunk_at_a_time_as_one_file_gives_them(text: str, chunk: int) -> None:
+    """However the text is cut into chunks, the csv module is handed the lines a file opened with
+    newline="" gives: `\r\n`, `\r` and `\n` each end one line, and none is split."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_format, "_CHUNK", chunk)
+        assert list(csv_format._lines(text)) == list(io.StringIO(text, newline=""))
+
+
+def test_a_record_across_chunks_keeps_its_lines(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quoted note spanning lines, read a few characters at a time: the notes, lines and problems of a
+    file read whole."""
+    rows = f'{D1},p1,Ga_417.2,"one\r\ntwo\rthree"\r\n\r{D1},p2,X_1,\n{D2},"p\n3",In_451.1,x\nbad,p4,K_1,\n'
+    write("a.csv", "data_id,peak_id,candidate_key,note\n" + rows)
+    with pytest.raises(FileErrors) as caught:
+        load_overrides(["a.csv"])
+    monkeypatch.setattr(csv_format, "_CHUNK", 5)
+    with pytest.raises(FileErrors) as chunked:
+        load_overrides(["a.csv"])
+    assert [str(problem) for problem in chunked.value.problems] == [str(p) for p in caught.value.problems]
+    assert [str(problem) for problem in chunked.value.problems] == [
+        "a.csv:7: peak_id 'p\\n3' contains the control character U+000A",
+        "a.csv:9: data_id 'bad' is not a UUID",
+    ]
+    write("a.csv", "data_id,peak_id,candidate_key,note\n" + rows.partition(f"{D2},")[0])
+    assert loaded("a.csv") == [(D1, "p1", "Ga_417.2", 2, "one\r\ntwo\rthree"), (D1, "p2", "X_1", 6, None)]
 
 
 # --- Header names ---

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import overrides
 from reconciler.errors import FileErrors, Problem
 from reconciler.models import Override
 from reconciler.overrides import load_overrides, strict_yaml
@@ -175,3 +176,43 @@ def test_pure_python_parser_gives_the_same_places(case: str, monkeypatch: pytest
     with pytest.raises(FileErrors) as caught:
         load_overrides([case])
     assert str(caught.value.problems[0]).startswith(expected)
+
+
+def test_repeats_on_one_line_are_reported_in_the_order_declared(here: Path) -> None:
+    """Repeats that share a line (a flow mapping) keep the order they were written in, not the peaks'."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D2},p2,Ga_417.2\n{D1},p1,Ga_417.2\n{D2},p1,X_1\n")
+    write("b.yaml", f"version: 1\noverrides: {{{D2}: {{p2: Ga_417.2, p1: Y_2}}, {D1}: {{p1: Ga_417.2}}}}\n")
+    with pytest.raises(FileErrors) as caught:
+        load_overrides(["a.csv", "b.yaml"])
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"b.yaml:2: conflict: {D2}/p1 is Y_2 here and X_1 at a.csv:4"
+    ]
+    write("b.yaml", f"version: 1\noverrides: {{{D2}: {{p2: Ga_417.2}}, {D1}: {{p1: Ga_417.2}}}}\n")
+    again = "is declared again with the same candidate_key (first at a.csv"
+    assert [str(warning) for warning in load_overrides(["a.csv", "b.yaml"]).warnings] == [
+        f"b.yaml:2: {D2}/p2 {again}:2)",
+        f"b.yaml:2: {D1}/p1 {again}:3)",
+    ]
+
+
+def test_ids_and_keys_are_shared_across_the_files_of_a_load(here: Path) -> None:
+    """A data_id, peak_id or candidate_key named by many CSV rows, in one file or several, is one string."""
+    write("a.csv", f"data_id,peak_id,candidate_key\n{D1},p1,Ga_417.2\n{D1},p2,Ga_417.2\n{D2},p1,In_451.1\n")
+    write("b.csv", f"data_id,peak_id,candidate_key\n{D2.upper()},p2,Ga_417.2\n")
+    first, second, third, fourth = load_overrides(["a.csv", "b.csv"]).overrides
+    assert (first.data_id, second.data_id, third.data_id) == (D2, D2, D1)
+    assert first.data_id is second.data_id
+    assert first.peak_id is third.peak_id
+    assert second.peak_id is fourth.peak_id
+    assert second.candidate_key is third.candidate_key is fourth.candidate_key
+
+
+def test_the_yaml_writer_is_found_lazily_and_nothing_else_is() -> None:
+    """`render_yaml` comes from the package as before (imported when first asked for); a name the
+    package lacks is an AttributeError still."""
+    from reconciler.overrides import render_yaml
+    from reconciler.overrides.yaml_format import render_yaml as defined
+
+    assert render_yaml is defined
+    with pytest.raises(AttributeError, match="has no attribute 'render_yml'"):
+        _ = overrides.render_yml
