@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from reconciler import output
 from reconciler.api import ApiClient
-from reconciler.document import SavedPlan, read_plan, write_json
+from reconciler.document import SavedPlan, copy_json, read_plan, write_json
 from reconciler.engine import Memory, Outcome, Reconciler
 from reconciler.errors import (
     EXIT_CHANGES,
@@ -164,8 +164,9 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         # Still under the lock: the files first and whole, stdout last, so that nothing which happens to
         # stdout can cost the record of PATCHes already sent.
         code = exit_code(report, options, interrupted=outcome.interrupted)
-        unwritten: list[ReconcileError] = list(_write_files(report, options, windows=outcome.windows))
-        code = _write_stdout(report, options, code, windows=outcome.windows)
+        not_written, json_file = _write_files(report, options, windows=outcome.windows)
+        unwritten: list[ReconcileError] = list(not_written)
+        code = _write_stdout(report, options, code, windows=outcome.windows, json_file=json_file)
         if record is not None and run_id is not None:
             unwritten += _end_run(record, run_id, report, _final_code(code, outcome.refused, unwritten))
     if outcome.refused is not None:
@@ -317,31 +318,52 @@ def wants_page(options: RunOptions) -> bool:
     return options.html_path is not None or options.format == "html"
 
 
-def _write_files(report: Report, options: RunOptions, *, windows: Windows) -> list[ConfigError]:
-    """Write the report files; a file that cannot be written does not stop the others or stdout."""
+def _write_files(
+    report: Report, options: RunOptions, *, windows: Windows
+) -> tuple[list[ConfigError], str | None]:
+    """Write the report files; a file that cannot be written does not stop the others or stdout.
+
+    The JSON report is serialised once, into the first JSON file written; the other file (and stdout)
+    copy its bytes. Returns the files not written, and the JSON file written (None: none).
+    """
     unwritten = []
-    writers: list[tuple[str | None, Callable[[TextIO], object]]] = [
-        (options.report_path, lambda out: write_json(report, out)),
-        (options.html_path, lambda out: write_html(report, out, windows=windows)),
-        (options.out_path, lambda out: write_json(report, out)),
-    ]
-    for path, write in writers:
-        if path is not None:
-            try:
-                output.write_atomically(path, write)
-            except ConfigError as exc:
-                unwritten.append(exc)
-    return unwritten
+    json_file: str | None = None
+    files = ((options.report_path, "json"), (options.html_path, "html"), (options.out_path, "json"))
+    for path, kind in files:
+        if path is None:
+            continue
+        write: Callable[[TextIO], object] = _json_writer(report, json_file)
+        if kind == "html":
+            write = lambda out: write_html(report, out, windows=windows)  # noqa: E731 (one of two writers)
+        try:
+            output.write_atomically(path, write)
+        except ConfigError as exc:
+            unwritten.append(exc)
+        else:
+            json_file = json_file or (path if kind == "json" else None)
+    return unwritten, json_file
 
 
-def _write_stdout(report: Report, options: RunOptions, code: int, *, windows: Windows) -> int:
-    """The report on stdout, last; a problem there is one line on stderr, and a run that was fine exits 1."""
+def _json_writer(
+    report: Report, written: str | None, *, ascii_only: bool = False
+) -> Callable[[TextIO], None]:
+    """Write the JSON report: a copy of the file `written` already holds, else serialised afresh."""
+    if written is None:
+        return lambda out: write_json(report, out, ascii_only=ascii_only)
+    return lambda out: copy_json(written, out, ascii_only=ascii_only)
+
+
+def _write_stdout(
+    report: Report, options: RunOptions, code: int, *, windows: Windows, json_file: str | None = None
+) -> int:
+    """The report on stdout, last (JSON: a copy of `json_file`, when written); a problem there is one line
+    on stderr, and a run that was fine exits 1."""
 
     def write(out: TextIO) -> None:
         if options.format == "html":
             write_html(report, out, windows=windows)
         elif options.format == "json":
-            write_json(report, out, ascii_only=not output.stdout_is_unicode())
+            _json_writer(report, json_file, ascii_only=not output.stdout_is_unicode())(out)
         elif options.format == "markdown":
             write_markdown(
                 report,
