@@ -27,7 +27,7 @@ from reconciler.errors import (
 )
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.lock import run_lock
-from reconciler.models import Status, by_entry
+from reconciler.models import Status
 from reconciler.overrides import OverrideSet, load_overrides
 from reconciler.overrides.rules import data_id_problem, normalise_data_id
 from reconciler.page import write_html
@@ -146,6 +146,7 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
             trails.append(RunRecorder(record, run_id))
         memory = _memory(record, overrides, endpoint=connection.endpoint)
         entries, work = _work(options, overrides, saved, memory)
+        overrides = None  # the engine holds them now, and lets each entry's go once it is decided
         outcome = asyncio.run(
             _execute(options, connection=connection, retry=retry, trails=trails, entries=entries, work=work)
         )
@@ -306,11 +307,13 @@ def _work(
             raise limit
         return len(plan.to_patch), lambda r: r.apply_saved(plan)
     assert overrides is not None
-    wanted = overrides.overrides
-    entries = len(by_entry(wanted))
+    # Handed over, not kept: the engine's is then the only reference, and each entry's overrides can go
+    # once it is decided (a million of them weigh ~120 MB).
+    wanted = [overrides.overrides]
+    entries = len({override.data_id for override in overrides.overrides})
     if options.command == "plan":
-        return entries, lambda r: r.plan(wanted, memory=memory)
-    return entries, lambda r: r.apply(wanted, max_changes=options.max_changes, memory=memory)
+        return entries, lambda r: r.plan(wanted.pop(), memory=memory)
+    return entries, lambda r: r.apply(wanted.pop(), max_changes=options.max_changes, memory=memory)
 
 
 def wants_page(options: RunOptions) -> bool:
