@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from reconciler import engine, output, run
+from reconciler import document, engine, output, run
 from reconciler.diff import verify
 from reconciler.errors import ConfigError
 from reconciler.sandbox import Faults, Sandbox
@@ -380,7 +380,7 @@ def test_the_json_report_is_serialised_once_and_copied(
     """`plan --format json --report --out`: the report is serialised once; the other file and stdout hold
     its very bytes."""
     written: list[object] = []
-    write_json = run.write_json
+    write_json = document.write_json
 
     def counted(*args: Any, **kwargs: Any) -> None:
         written.append(args)
