@@ -42,10 +42,12 @@ def item_for(
     last_updated: str | None = None,
     message: str | None = None,
     verified_by: int | None = None,
+    data_id: str | None = None,
 ) -> Item:
-    """An item for `override`, carrying what the server shows of its peak."""
+    """An item for `override`, carrying what the server shows of its peak; `data_id`, when given, is the
+    entry's id as one string its items share (a million items need not hold a copy each)."""
     return Item(
-        data_id=override.data_id,
+        data_id=data_id or override.data_id,
         peak_id=override.peak_id,
         desired=override.candidate_key,
         status=status,
@@ -77,6 +79,7 @@ def diff_peak(
     memory: EntryMemory | None = None,
     tolerance: float = DEFAULT_WAVELENGTH_TOLERANCE,
     overwrite_conflicts: bool = False,
+    data_id: str | None = None,
 ) -> Item:
     """Decide one override against the peak it names, the rules in the order `diff_entry` gives."""
     last = memory.peaks.get(override.peak_id) if memory is not None else None
@@ -99,6 +102,7 @@ def diff_peak(
         last_updated=result.last_updated,
         message=verdict.message,
         verified_by=verdict.verified_by,
+        data_id=data_id,
     )
 
 
@@ -217,26 +221,31 @@ def diff_entry(
     """
     if result is None:
         return [item_for(o, Status.ENTRY_NOT_FOUND, message=NO_ENTRY) for o in overrides]
-    items = []
+    items: list[Item] = []
     for override in overrides:
+        data_id = items[0].data_id if items and items[0].data_id == override.data_id else None
         peak = result.peak(override.peak_id)
         if peak is None:
             last = memory.peaks.get(override.peak_id) if memory is not None else None
             message = peak_not_found(override, result.detected_peaks, last=last, tolerance=tolerance)
-            items.append(
-                item_for(override, Status.PEAK_NOT_FOUND, last_updated=result.last_updated, message=message)
+            item = item_for(
+                override,
+                Status.PEAK_NOT_FOUND,
+                last_updated=result.last_updated,
+                message=message,
+                data_id=data_id,
             )
         else:
-            items.append(
-                diff_peak(
-                    override,
-                    peak,
-                    result,
-                    memory=memory,
-                    tolerance=tolerance,
-                    overwrite_conflicts=overwrite_conflicts,
-                )
+            item = diff_peak(
+                override,
+                peak,
+                result,
+                memory=memory,
+                tolerance=tolerance,
+                overwrite_conflicts=overwrite_conflicts,
+                data_id=data_id,
             )
+        items.append(item)
     return items
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -246,3 +247,31 @@ def write_json(report: Report, out: TextIO, *, ascii_only: bool = False) -> None
         out.write(("\n  " if index == 0 else ",\n  ") + line)
     out.write("\n]" if report.items else "]")
     out.write(f', "items_digest": {json.dumps(digest.value)}}}\n')
+
+
+# Every character outside printable ASCII. In the JSON we write it occurs only inside strings (the structure
+# is ASCII), where control characters are escaped already, so escaping the rest there is lossless.
+_NOT_ASCII = re.compile("[^\\x00-\\x7e]")
+COPY_CHUNK = 1 << 20  # characters per read when a written report is copied
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """One character as `json.dumps` escapes it: `\\u00c5`, a surrogate pair beyond the BMP."""
+    code = ord(match.group())
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def ascii_json(text: str) -> str:
+    """JSON text with every non-ASCII character escaped, as `json.dumps(..., ensure_ascii=True)` writes it."""
+    return _NOT_ASCII.sub(_json_escape, text)
+
+
+def copy_json(path: str, out: TextIO, *, ascii_only: bool = False) -> None:
+    """Copy a report `write_json` wrote to `path`, chunk by chunk, so it is serialised once however many
+    places take it; `ascii_only` gives the bytes `write_json(..., ascii_only=True)` would have written."""
+    with Path(path).open(encoding="utf-8", newline="") as written:
+        while chunk := written.read(COPY_CHUNK):
+            out.write(ascii_json(chunk) if ascii_only else chunk)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from reconciler import output
 from reconciler.api import ApiClient
-from reconciler.document import SavedPlan, read_plan, write_json
+from reconciler.document import SavedPlan, copy_json, read_plan, write_json
 from reconciler.engine import Memory, Outcome, Reconciler
 from reconciler.errors import (
     EXIT_CHANGES,
@@ -27,7 +27,7 @@ from reconciler.errors import (
 )
 from reconciler.identity import DEFAULT_WAVELENGTH_TOLERANCE
 from reconciler.lock import run_lock
-from reconciler.models import Status, by_entry
+from reconciler.models import Status
 from reconciler.overrides import OverrideSet, load_overrides
 from reconciler.overrides.rules import data_id_problem, normalise_data_id
 from reconciler.page import write_html
@@ -146,6 +146,7 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
             trails.append(RunRecorder(record, run_id))
         memory = _memory(record, overrides, endpoint=connection.endpoint)
         entries, work = _work(options, overrides, saved, memory)
+        overrides = None  # the engine holds them now, and lets each entry's go once it is decided
         outcome = asyncio.run(
             _execute(options, connection=connection, retry=retry, trails=trails, entries=entries, work=work)
         )
@@ -164,8 +165,9 @@ def _run(options: RunOptions, *, retry: RetryPolicy | None) -> int:
         # Still under the lock: the files first and whole, stdout last, so that nothing which happens to
         # stdout can cost the record of PATCHes already sent.
         code = exit_code(report, options, interrupted=outcome.interrupted)
-        unwritten: list[ReconcileError] = list(_write_files(report, options, windows=outcome.windows))
-        code = _write_stdout(report, options, code, windows=outcome.windows)
+        not_written, json_file = _write_files(report, options, windows=outcome.windows)
+        unwritten: list[ReconcileError] = list(not_written)
+        code = _write_stdout(report, options, code, windows=outcome.windows, json_file=json_file)
         if record is not None and run_id is not None:
             unwritten += _end_run(record, run_id, report, _final_code(code, outcome.refused, unwritten))
     if outcome.refused is not None:
@@ -305,11 +307,13 @@ def _work(
             raise limit
         return len(plan.to_patch), lambda r: r.apply_saved(plan)
     assert overrides is not None
-    wanted = overrides.overrides
-    entries = len(by_entry(wanted))
+    # Handed over, not kept: the engine's is then the only reference, and each entry's overrides can go
+    # once it is decided (a million of them weigh ~120 MB).
+    wanted = [overrides.overrides]
+    entries = len({override.data_id for override in overrides.overrides})
     if options.command == "plan":
-        return entries, lambda r: r.plan(wanted, memory=memory)
-    return entries, lambda r: r.apply(wanted, max_changes=options.max_changes, memory=memory)
+        return entries, lambda r: r.plan(wanted.pop(), memory=memory)
+    return entries, lambda r: r.apply(wanted.pop(), max_changes=options.max_changes, memory=memory)
 
 
 def wants_page(options: RunOptions) -> bool:
@@ -317,31 +321,52 @@ def wants_page(options: RunOptions) -> bool:
     return options.html_path is not None or options.format == "html"
 
 
-def _write_files(report: Report, options: RunOptions, *, windows: Windows) -> list[ConfigError]:
-    """Write the report files; a file that cannot be written does not stop the others or stdout."""
+def _write_files(
+    report: Report, options: RunOptions, *, windows: Windows
+) -> tuple[list[ConfigError], str | None]:
+    """Write the report files; a file that cannot be written does not stop the others or stdout.
+
+    The JSON report is serialised once, into the first JSON file written; the other file (and stdout)
+    copy its bytes. Returns the files not written, and the JSON file written (None: none).
+    """
     unwritten = []
-    writers: list[tuple[str | None, Callable[[TextIO], object]]] = [
-        (options.report_path, lambda out: write_json(report, out)),
-        (options.html_path, lambda out: write_html(report, out, windows=windows)),
-        (options.out_path, lambda out: write_json(report, out)),
-    ]
-    for path, write in writers:
-        if path is not None:
-            try:
-                output.write_atomically(path, write)
-            except ConfigError as exc:
-                unwritten.append(exc)
-    return unwritten
+    json_file: str | None = None
+    files = ((options.report_path, "json"), (options.html_path, "html"), (options.out_path, "json"))
+    for path, kind in files:
+        if path is None:
+            continue
+        write: Callable[[TextIO], object] = _json_writer(report, json_file)
+        if kind == "html":
+            write = lambda out: write_html(report, out, windows=windows)  # noqa: E731 (one of two writers)
+        try:
+            output.write_atomically(path, write)
+        except ConfigError as exc:
+            unwritten.append(exc)
+        else:
+            json_file = json_file or (path if kind == "json" else None)
+    return unwritten, json_file
 
 
-def _write_stdout(report: Report, options: RunOptions, code: int, *, windows: Windows) -> int:
-    """The report on stdout, last; a problem there is one line on stderr, and a run that was fine exits 1."""
+def _json_writer(
+    report: Report, written: str | None, *, ascii_only: bool = False
+) -> Callable[[TextIO], None]:
+    """Write the JSON report: a copy of the file `written` already holds, else serialised afresh."""
+    if written is None:
+        return lambda out: write_json(report, out, ascii_only=ascii_only)
+    return lambda out: copy_json(written, out, ascii_only=ascii_only)
+
+
+def _write_stdout(
+    report: Report, options: RunOptions, code: int, *, windows: Windows, json_file: str | None = None
+) -> int:
+    """The report on stdout, last (JSON: a copy of `json_file`, when written); a problem there is one line
+    on stderr, and a run that was fine exits 1."""
 
     def write(out: TextIO) -> None:
         if options.format == "html":
             write_html(report, out, windows=windows)
         elif options.format == "json":
-            write_json(report, out, ascii_only=not output.stdout_is_unicode())
+            _json_writer(report, json_file, ascii_only=not output.stdout_is_unicode())(out)
         elif options.format == "markdown":
             write_markdown(
                 report,

@@ -249,3 +249,15 @@ def test_unlisted_key_is_invalid_even_when_the_element_matches() -> None:
     assert item.status is Status.INVALID_CANDIDATE
     [listed] = diff_entry([override(candidate_key="Ga_403.3")], result(peak))
     assert (listed.status, listed.message) == (Status.IN_SYNC, ELEMENT_ONLY)
+
+
+def test_the_items_of_an_entry_share_one_data_id_string() -> None:
+    """Overrides of one entry, each with its own copy of the id: their items hold one string between them
+    (a million items need not hold a copy each), equal to the id as given."""
+    copies = ["".join(ENTRY) for _ in range(3)]
+    assert copies[0] is not copies[1]
+    wanted = [override(f"p{n}", data_id=copy) for n, copy in enumerate(copies, start=1)]
+    peaks = [peak_with_key(f"p{n}", "Ga_417.2", manual=True) for n in (1, 2)]
+    items = diff_entry(wanted, result(*peaks))
+    assert [item.status for item in items] == [Status.IN_SYNC, Status.IN_SYNC, Status.PEAK_NOT_FOUND]
+    assert all(item.data_id is items[0].data_id == ENTRY for item in items)

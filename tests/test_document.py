@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.document import read_plan, write_json
+from reconciler import document
+from reconciler.document import copy_json, read_plan, write_json
 from reconciler.errors import InputError
 from reconciler.models import Item, Status
 from reconciler.report import Report
@@ -299,3 +301,34 @@ def test_garbage_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
         read_plan(str(bad))
     with pytest.raises(InputError, match="cannot read plan"):
         read_plan(str(tmp_path / "missing.json"))
+
+
+def test_a_copy_of_the_written_report_is_byte_for_byte_what_writing_it_again_gives(tmp_path: Path) -> None:
+    """Copying a written report gives the bytes `write_json` writes, and with `ascii_only` those of
+    `write_json(..., ascii_only=True)`: non-ASCII escaped as JSON does, surrogate pairs beyond the BMP."""
+    items = planned_items()
+    items[2] = replace(items[2], note="emoji 😀, DEL \x7f, line sep \u2028, 確認済み")
+    path = write_plan(tmp_path, items)
+    rep = Report(
+        "plan", "https://x.test/", ["a.yaml"], items, 2, "2026-11-29T07:00:00Z", overrides_digest="sha256:ab"
+    )
+    for ascii_only in (False, True):
+        fresh, copied = io.StringIO(), io.StringIO()
+        write_json(rep, fresh, ascii_only=ascii_only)
+        copy_json(str(path), copied, ascii_only=ascii_only)
+        assert copied.getvalue() == fresh.getvalue()
+    assert copied.getvalue().isascii()
+    assert "\\ud83d\\ude00" in copied.getvalue()
+    assert json.loads(copied.getvalue()) == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_copy_is_read_in_chunks_and_splits_no_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report copied a few characters at a time (non-ASCII ones astride the chunk edges) is still whole."""
+    monkeypatch.setattr(document, "COPY_CHUNK", 3)
+    path = write_plan(tmp_path)
+    copied = io.StringIO()
+    copy_json(str(path), copied, ascii_only=True)
+    assert json.loads(copied.getvalue()) == json.loads(path.read_text(encoding="utf-8"))
+    assert copied.getvalue().isascii()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import weakref
+from dataclasses import asdict, replace
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from reconciler.api import ApiClient
 from reconciler.diff import diff_entry
 from reconciler.engine import ABANDONED, Outcome, Reconciler
 from reconciler.errors import AuthError, RecordError, SafetyLimitError, UnreachableError
-from reconciler.models import EntryMemory, LastSet, PatchRecord, Status
+from reconciler.models import EntryMemory, LastSet, Override, PatchRecord, Status
 from reconciler.plan import Plan
 from reconciler.retry import RetryPolicy
 from reconciler.settings import Connection
@@ -563,3 +564,29 @@ def test_an_apply_of_a_saved_plan_keeps_the_windows_its_gets_saw() -> None:
     applied = {item.sort_key for item in outcome.items if item.status is Status.APPLIED}
     assert applied
     assert set(outcome.windows) == applied
+
+
+class _Tracked(Override):
+    """An override a weak reference can follow (Override's slots leave no room for one)."""
+
+
+def test_a_plan_lets_go_of_an_entrys_overrides_once_it_is_decided() -> None:
+    """Overrides handed over whole (as a run does): by the time the second entry is fetched, the first
+    entry's overrides are freed, while its items stay; a million overrides are not held beside the items."""
+    wanted = [[_Tracked(**asdict(o)) for o in WANTED]]
+    first = [weakref.ref(o) for o in wanted[0] if o.data_id == min(ENTRY, OTHER)]
+    alive: list[int] = []
+    api = two_entries()
+    api.on_request = lambda _request: alive.append(sum(ref() is not None for ref in first))
+
+    async def go() -> Outcome:
+        connection = Connection(endpoint="https://api.example.test/", api_key="k")
+        transport = httpx.MockTransport(api.handle)
+        async with ApiClient(
+            connection, concurrency=1, retry=RetryPolicy.without_waits(3), transport=transport
+        ) as client:
+            return await Reconciler(client, concurrency=1).plan(wanted.pop())
+
+    outcome = asyncio.run(go())
+    assert alive == [len(first), 0]
+    assert len(outcome.items) == len(WANTED)

@@ -10,14 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
-from reconciler import engine
+from reconciler import document, engine, output, run
 from reconciler.diff import verify
+from reconciler.errors import ConfigError
 from reconciler.sandbox import Faults, Sandbox
 from reconciler.sandbox.data import example_entries
 from reconciler.sandbox.synthetic import synthetic_entries, synthetic_overrides
@@ -371,3 +372,65 @@ def test_peak_ids_from_the_server_cannot_drive_the_terminal(tmp_path: Path, cli:
         assert "\x07" not in text
     assert [line[:1] for line in ran.stdout.splitlines()] == ["!", "P"]  # one item line, the headline
     assert "\ufffd[2J\ufffd[31mEVIL\ufffd" in ran.stdout
+
+
+def test_the_json_report_is_serialised_once_and_copied(
+    sandbox: Sandbox, lab: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan --format json --report --out`: the report is serialised once; the other file and stdout hold
+    its very bytes."""
+    written: list[object] = []
+    write_json = document.write_json
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        written.append(args)
+        write_json(*args, **kwargs)
+
+    monkeypatch.setattr(run, "write_json", counted)
+    report, saved = lab / "r.json", lab / "p.json"
+    ran = cli(
+        "plan", "--format", "json", "--report", str(report), "--out", str(saved), str(lab / "overrides.yaml")
+    )
+    assert ran.code == 0, ran.err
+    assert len(written) == 1
+    assert saved.read_bytes() == report.read_bytes()
+    assert ran.out.encode("utf-8") == report.read_bytes()
+    assert "Ångström-level check, 確認済み" in report.read_text(encoding="utf-8")
+
+
+def test_a_report_copied_to_an_ascii_stdout_is_escaped_and_the_same_document(
+    sandbox: Sandbox, lab: Path
+) -> None:
+    """`--format json --report` to an ASCII-only stdout: stdout is the file with non-ASCII escaped as JSON
+    does, and parses to the same document."""
+    env = child_env(PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
+    ran = run_child(lab, "plan", "--format", "json", "--report", "r.json", "overrides.yaml", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == ""
+    assert ran.stdout.isascii()
+    written = (lab / "r.json").read_text(encoding="utf-8")
+    assert not written.isascii()
+    assert json.loads(ran.stdout) == json.loads(written)
+
+
+def test_the_saved_plan_is_serialised_afresh_when_the_report_file_fails(
+    sandbox: Sandbox, lab: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--report` fails mid-write, `--out` is fine: the plan is serialised into --out, stdout copies it."""
+    write_atomically = output.write_atomically
+    report, saved = lab / "r.json", lab / "p.json"
+
+    def failing(path: str, write: Callable[[TextIO], object]) -> None:
+        if path == str(report):
+            raise ConfigError(f"cannot write {path}: File too large")
+        write_atomically(path, write)
+
+    monkeypatch.setattr(output, "write_atomically", failing)
+    ran = cli(
+        "plan", "--format", "json", "--report", str(report), "--out", str(saved), str(lab / "overrides.yaml")
+    )
+    assert ran.code == 1
+    assert ran.err == f"ConfigError: cannot write {report}: File too large\n"
+    assert not report.exists()
+    assert ran.out.encode("utf-8") == saved.read_bytes()
+    assert report_of(saved)["summary"]["overrides"] == 5
