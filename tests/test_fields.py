@@ -71,37 +71,55 @@ def test_the_last_of_a_repeated_key_wins() -> None:
     assert read(b'{"last_updated": "a", "last_updated": "b"}') == {"last_updated": b'"b"'}
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"", "Invalid JSON: EOF while parsing a value at line 1 column 0"),
-        (b"   ", "Invalid JSON: EOF while parsing a value at line 1 column 3"),
-        (b"\x00\xffgarbage", "Invalid JSON: expected value at line 1 column 1"),
-        (b"[1]", "Input should be an object"),
-        (b'"x"', "Input should be an object"),
-        (b'{"detected_peaks": [', "Invalid JSON: EOF while parsing a list at line 1 column 20"),
-        (b'{"a":1', "Invalid JSON: EOF while parsing an object at line 1 column 6"),
-        (b'{"a":"x', "Invalid JSON: EOF while parsing a string at line 1 column 7"),
-        (b'{"a', "Invalid JSON: EOF while parsing a string at line 1 column 3"),
-        (b'{"a":1} x', "Invalid JSON: trailing characters at line 1 column 9"),
-        (b'{"a" 1}', "Invalid JSON: expected `:` at line 1 column 6"),
-        (b'{"a":1,}', "Invalid JSON: trailing comma at line 1 column 8"),
-        (b'{"a":[1}]}', "Invalid JSON: expected `,` or `]` at line 1 column 8"),
-        (b'{"a":{"b":1]}', "Invalid JSON: expected `,` or `}` at line 1 column 12"),
-        (b'{"a":1]', "Invalid JSON: expected `,` or `}` at line 1 column 7"),
-        (b'{"a":1 "b":2}', "Invalid JSON: expected `,` or `}` at line 1 column 8"),
-        (b'{"a":}', "Invalid JSON: expected value at line 1 column 6"),
-        (b"{1:2}", "Invalid JSON: key must be a string at line 1 column 2"),
-        (b'{\n"a":\n?}', "Invalid JSON: expected value at line 3 column 1"),
-        (b'{"\\x": 1}', "Invalid JSON: invalid escape in a key"),
-    ],
-)
+MALFORMED = [
+    (b"", "Invalid JSON: EOF while parsing a value at line 1 column 0"),
+    (b"   ", "Invalid JSON: EOF while parsing a value at line 1 column 3"),
+    (b"\x00\xffgarbage", "Invalid JSON: expected value at line 1 column 1"),
+    (b"[1]", "Input should be an object"),
+    (b'"x"', "Input should be an object"),
+    (b'{"detected_peaks": [', "Invalid JSON: EOF while parsing a list at line 1 column 20"),
+    (b'{"a":1', "Invalid JSON: EOF while parsing an object at line 1 column 6"),
+    (b'{"a":"x', "Invalid JSON: EOF while parsing a string at line 1 column 7"),
+    (b'{"a', "Invalid JSON: EOF while parsing a string at line 1 column 3"),
+    (b'{"a":1} x', "Invalid JSON: trailing characters at line 1 column 9"),
+    (b'{"a" 1}', "Invalid JSON: expected `:` at line 1 column 6"),
+    (b'{"a":1,}', "Invalid JSON: trailing comma at line 1 column 8"),
+    (b'{"a":[1}]}', "Invalid JSON: expected `,` or `]` at line 1 column 8"),
+    (b'{"a":{"b":1]}', "Invalid JSON: expected `,` or `}` at line 1 column 12"),
+    (b'{"a":1]', "Invalid JSON: expected `,` or `}` at line 1 column 7"),
+    (b'{"a":1 "b":2}', "Invalid JSON: expected `,` or `}` at line 1 column 8"),
+    (b'{"a":}', "Invalid JSON: expected value at line 1 column 6"),
+    (b"{1:2}", "Invalid JSON: key must be a string at line 1 column 2"),
+    (b'{\n"a":\n?}', "Invalid JSON: expected value at line 3 column 1"),
+    (b'{"\\x": 1}', "Invalid JSON: invalid escape in a key"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), MALFORMED)
 def test_bodies_that_are_no_json_object_are_refused_as_pydantic_words_it(body: bytes, message: str) -> None:
     """Empty, garbage, another type, truncated, unbalanced: a NotAnObject in pydantic's words."""
     for cuts in ([], list(range(1, len(body)))):
         with pytest.raises(NotAnObject) as refused:
             read(body, cuts)
         assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(("body", "message"), MALFORMED)
+def test_a_kept_value_is_refused_in_the_same_words_as_a_skipped_one(body: bytes, message: str) -> None:
+    """A kept value whole in one chunk is found by one regex match; when it is malformed, the reading
+    falls back to bracket by bracket and gives the very message a skipped value gives."""
+    with pytest.raises(NotAnObject) as refused:
+        read(body, wanted=("a",))
+    assert str(refused.value) == message
+
+
+def test_a_kept_value_nested_deeper_than_the_one_match_reaches_is_read_whole() -> None:
+    """Deeper than the single-match regex goes (6 levels), a kept value is read bracket by bracket."""
+    for depth in (5, 6, 7, 40):
+        value = "[" * depth + '"]"' + "]" * depth
+        assert read(f'{{"a": {value}, "b": 1}}'.encode(), wanted=("a",)) == {"a": value.encode()}
+    with pytest.raises(NotAnObject, match="expected `,` or `]`"):
+        read(b'{"a": [[[[[[[[1}]]]]]]]}', wanted=("a",))
 
 
 def test_nesting_deeper_than_pydantic_allows_is_refused() -> None:
