@@ -168,9 +168,6 @@ def _error_line(error: yaml.MarkedYAMLError) -> int:
 
 
 def _syntax_message(error: yaml.MarkedYAMLError) -> str:
-    if error.context and not error.context.startswith("while"):
-        # The composer's errors read as one sentence: "expected a single document, but found another".
-        return f"invalid YAML: {error.context}, {error.problem}"
     message = f"invalid YAML: {error.problem}"
     if error.context and error.context_mark is not None:
         message += f" ({error.context} at line {error.context_mark.line + 1})"

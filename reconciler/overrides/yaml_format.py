@@ -70,8 +70,7 @@ def parse_yaml(path: str, text: str) -> tuple[list[Override], list[Problem]]:
     try:
         stream = events(text)
         walker.document(stream)
-        for _after in stream:  # the checks after the document: a second one is refused
-            pass
+        next(stream, None)  # the checks after the document: a second one is refused
     except UnreadableText as refused:
         return [], [Problem(path, refused.line, refused.message)]
     return walker.overrides, walker.problems
@@ -174,27 +173,25 @@ class _Walker:
         self._problem(event, f"version must be 1, got {self._describe(event)}{hint}")
         self._skip(event)
 
-    def _string(self, event: Event, role: str) -> str | None:
-        """The text of a scalar YAML reads as a string; anything else is a problem."""
+    def _not_text(self, event: Event, role: str) -> None:
+        """The problem of a value YAML does not read as a string."""
         if not isinstance(event, ScalarEvent):
             self._problem(event, f"{role} must be a string, got {self._describe(event)}")
             self._skip(event)
-            return None
-        tag = self._tags.tag(event)
-        if tag == _STR:
-            return str(event.value)
-        if tag == _NULL and not event.value:
+            return
+        tag, value = self._tags.tag(event), event.value
+        if tag == _NULL and not value:
             self._problem(event, f"{role} is empty")
-            return None
+            return
         read_as = _READ_AS.get(tag, "something other than text")
-        value = event.value
         self._problem(event, f"{role} {value} is read by YAML as {read_as}; quote it: '{value}'")
-        return None
 
     def _checked(self, event: Event, role: str, rule: Callable[[str], str | None]) -> str | None:
-        value = self._string(event, role)
-        if value is None:
+        """The text of a scalar YAML reads as a string that obeys `rule`; else None, the problem noted."""
+        if not isinstance(event, ScalarEvent) or self._tags.tag(event) != _STR:
+            self._not_text(event, role)
             return None
+        value: str = event.value
         remembered = self._accepted.get(rule)
         if remembered is not None and (known := remembered.get(value)) is not None:
             return known
