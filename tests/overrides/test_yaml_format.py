@@ -13,10 +13,11 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.events import ScalarEvent
+from yaml.resolver import Resolver
 
 from reconciler.models import Override
-from reconciler.overrides import load_overrides, render_yaml, strict_yaml, yaml_format
+from reconciler.overrides import load_overrides, render_yaml, strict_yaml, yaml_format, yaml_reader
 from reconciler.overrides.rules import Assignment, text_problem
 from tests.overrides.conftest import D1, D2, problems_of, write, yaml_with
 
@@ -102,6 +103,81 @@ def test_every_yaml_problem_names_its_line(here: Path) -> None:
         "a.yaml:7: peak 'p2' must be a candidate_key or a mapping with candidate_key, got a list",
         "a.yaml:8: peak_id 0x1f is read by YAML as a number; quote it: '0x1f'",
     ]
+
+
+@pytest.fixture(params=["libyaml", "pure"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test using it runs with libyaml's parser (where PyYAML has it) and with PyYAML's own."""
+    if request.param == "pure":
+        monkeypatch.setattr(strict_yaml, "_LOADER", strict_yaml._PureLoader)
+        monkeypatch.setattr(strict_yaml, "_COUNTS_BYTES", False)
+
+
+def test_plain_data_tags_mean_what_they_say(here: Path, parser: None) -> None:
+    """`!!str 417.2` is text; `!!int 5` is a number even as a candidate_key; `!!str` on version is text."""
+    write("a.yaml", yaml_with("p1: !!str 417.2\np2: !!int 5\n"))
+    write("b.yaml", "version: !!str 1\noverrides: {}\n")
+    write("c.yaml", yaml_with("p1: !!str 417.2\n"))
+    assert problems_of("a.yaml", "b.yaml") == [
+        "a.yaml:5: candidate_key 5 is read by YAML as a number; quote it: '5'",
+        "b.yaml:1: version must be 1, got the text '1' (write it without quotes)",
+    ]
+    assert [o.candidate_key for o in load_overrides(["c.yaml"]).overrides] == ["417.2"]
+
+
+def test_nesting_up_to_the_limit_is_read_and_one_level_more_refused(here: Path, parser: None) -> None:
+    """Nodes 16 levels down are read (and named for what they are); the 17th level is refused at its line."""
+    limit = strict_yaml.MAX_DEPTH - 3  # the peak's value sits 3 levels down: document, overrides, entry
+    write("a.yaml", yaml_with(f"p1: {'[' * limit}{']' * limit}\n"))
+    write("b.yaml", yaml_with(f"p1: {'[' * (limit + 1)}{']' * (limit + 1)}\n"))
+    assert problems_of("a.yaml", "b.yaml") == [
+        "a.yaml:4: peak 'p1' must be a candidate_key or a mapping with candidate_key, got a list",
+        "b.yaml:4: nesting is too deep (more than 16 levels)",
+    ]
+
+
+def test_what_is_skipped_is_still_checked(here: Path, parser: None) -> None:
+    """A value read no further (an unknown key's, a list key's) is still refused for an anchor inside it."""
+    write("a.yaml", "version: 1\nextra: [a, {b: [c]}]\noverrides: {}\n")
+    write("b.yaml", "version: 1\nextra: [a, {b: [&x c]}]\noverrides: {}\n")
+    write("c.yaml", yaml_with("? [a, [b]]\n: {c: [d]}\np1: X_1\n"))
+    assert problems_of("a.yaml", "b.yaml", "c.yaml") == [
+        "a.yaml:2: unknown key 'extra' (expected version, overrides)",
+        "b.yaml:2: anchors and aliases are not allowed (found '&x')",
+        "c.yaml:4: peak_id must be a string, got a list",
+    ]
+
+
+def test_a_million_overrides_share_their_strings(here: Path, parser: None) -> None:
+    """Peak ids and candidate keys that repeat are one string each, and so is each entry's data_id."""
+    write("a.yaml", yaml_with("p1: Ga_417.2\np2: Ga_417.2\n") + f"  {D2}:\n    p1: Ga_417.2\n")
+    other, first, second = load_overrides(["a.yaml"]).overrides  # sorted: D2 before D1
+    assert (first.peak_id, other.peak_id) == ("p1", "p1")
+    assert first.peak_id is other.peak_id
+    assert first.candidate_key is second.candidate_key is other.candidate_key
+    assert first.data_id is second.data_id
+    assert first.data_id is not other.data_id
+
+
+def test_ids_beyond_those_remembered_are_read_alike(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the ids remembered, each id is still checked and resolved: `1.5` a number, `p3` text."""
+    monkeypatch.setattr(yaml_reader, "_MAX_REMEMBERED", 1)
+    monkeypatch.setattr(strict_yaml, "_MAX_REMEMBERED", 1)
+    write("a.yaml", yaml_with('1a: K_1\n2b: K_2\np3: K_3\n1.5: K_4\np5: "\\x01"\n'))
+    assert problems_of("a.yaml") == [
+        "a.yaml:7: peak_id 1.5 is read by YAML as a number; quote it: '1.5'",
+        "a.yaml:8: candidate_key '\\x01' contains the control character U+0001",
+    ]
+    write("b.yaml", yaml_with("1a: K_1\n2b: K_2\np3: K_3\n"))
+    assert [o.peak_id for o in load_overrides(["b.yaml"]).overrides] == ["1a", "2b", "p3"]
+
+
+def test_a_resolver_for_any_first_character_is_heard(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A YAML implicit resolver registered for any first character is consulted for every plain scalar."""
+    resolvers = {**Resolver.yaml_implicit_resolvers, None: [("tag:yaml.org,2002:int", re.compile("^p"))]}
+    monkeypatch.setattr(Resolver, "yaml_implicit_resolvers", resolvers)
+    write("a.yaml", yaml_with("p1: Ga_417.2\n"))
+    assert problems_of("a.yaml") == ["a.yaml:4: peak_id p1 is read by YAML as a number; quote it: 'p1'"]
 
 
 def test_alias_bomb_is_refused_before_any_expansion(here: Path) -> None:
@@ -243,15 +319,6 @@ def test_comment_lines_never_break_the_file() -> None:
     assert read_back(text) == {"p1": "Ga_417.2"}
 
 
-def _scalars(node: object) -> list[str]:
-    """Every scalar of a node tree, in document order."""
-    if isinstance(node, ScalarNode):
-        return [str(node.value)]
-    if isinstance(node, MappingNode):
-        return [value for pair in node.value for part in pair for value in _scalars(part)]
-    return []
-
-
 @given(st.dictionaries(st.text(min_size=1), st.text(), max_size=4))
 def test_any_text_survives_the_yaml_layer(peaks: dict[str, str]) -> None:
     """Control characters, line breaks and BOMs too: the strict reader gets back every string written.
@@ -260,9 +327,15 @@ def test_any_text_survives_the_yaml_layer(peaks: dict[str, str]) -> None:
     """
     for dumper in EMITTERS:
         with mock.patch.object(yaml_format, "_DUMPER", dumper):
-            root = strict_yaml.compose(render_yaml({D1: peaks}))
+            stream = strict_yaml.events(render_yaml({D1: peaks}))
         written = [text for pair in sorted(peaks.items()) for text in pair]
-        assert _scalars(root) == ["version", "1", "overrides", D1, *written]
+        assert [event.value for event in stream if isinstance(event, ScalarEvent)] == [
+            "version",
+            "1",
+            "overrides",
+            D1,
+            *written,
+        ]
 
 
 _ACCEPTED = st.text(min_size=1, max_size=128).filter(
