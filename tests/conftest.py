@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,17 @@ def _no_backoff() -> Iterator[None]:
     retry.set_testing(True)
     yield
     retry.set_testing(False)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """An in-process CLI run sets the root logger's level (`-q`: errors only) and handler; both are put back,
+    or a later test's `caplog` would miss the warnings that level drops (they failed in some orders)."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture(autouse=True)
