@@ -7,10 +7,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings
 
 from reconciler import retry
 from reconciler.cli import main
 from reconciler.sandbox import Sandbox
+
+# Hypothesis's default deadline (200 ms per example) is a timing assertion: on a busy machine a test that is
+# right fails with DeadlineExceeded. Speed is measured by the benchmarks, never by tests.
+settings.register_profile("oes-reconcile", deadline=None)
+settings.load_profile("oes-reconcile")
 
 
 @pytest.fixture(autouse=True)
