@@ -183,6 +183,9 @@ class ApiClient:
             timeout=httpx.Timeout(connection.timeout),
             transport=transport,
         )
+        # Joined here, not by httpx: merging a relative path into base_url parses two URLs per request
+        # (~12 us of the ~1 ms a request costs); httpx gave the base its one trailing slash.
+        self._base = str(self._http.base_url)
 
     async def __aenter__(self) -> ApiClient:
         # httpcore imports anyio's backend on the first request, blocking the loop ~20 ms just after the
@@ -382,7 +385,7 @@ class ApiClient:
         self._in_flight.add(task)
         try:
             async with asyncio.timeout(self.connection.timeout):
-                async with self._http.stream(method, path, json=body) as response:
+                async with self._http.stream(method, self._base + path, json=body) as response:
                     if response.status_code < 300:
                         return await _read_fields(response, fields)
                     return Exchange(response, excerpt=await _read_excerpt(response))
