@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny CI run: counts and exits only, no timing")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the table for benchmarks/README.md")
+    parser.add_argument(
+        "--markdown-to", metavar="PATH", help="also write that table to PATH (one run gives both forms)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (files, child output)")
     args = parser.parse_args(argv)
@@ -240,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work folder kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+    if args.markdown_to:
+        Path(args.markdown_to).write_text(render_markdown(rows) + "\n", encoding="utf-8")
     if args.json:
-        settings = {k: v for k, v in vars(args).items() if k not in {"json", "keep", "markdown"}}
+        unsaved = {"json", "keep", "markdown", "markdown_to"}
+        settings = {k: v for k, v in vars(args).items() if k not in unsaved}
         print(to_json(rows, settings=settings, extra={}))
     elif args.markdown:
         print(render_markdown(rows))

@@ -119,7 +119,7 @@ def _parse(
         return parse_csv(display, text, shared=shared)
     from reconciler.overrides.yaml_format import parse_yaml  # PyYAML only when a YAML file is read
 
-    return parse_yaml(display, text)
+    return parse_yaml(display, text, shared=shared)
 
 
 def _decode(display: str, data: bytes, *, spreadsheet: bool) -> str | Problem:

@@ -17,11 +17,11 @@ from reconciler.errors import Problem, UnreadableText
 from reconciler.models import Override
 from reconciler.overrides.rules import (
     Assignment,
+    SharedValues,
     candidate_key_problem,
     clean_note,
     data_id_problem,
     decimal_number,
-    normalise_data_id,
     peak_id_problem,
     shown,
     wavelength_problem,
@@ -40,15 +40,17 @@ _READ_AS = {
     TAG + "value": "a special value",
 }
 _EMPTY_FILE = "file is empty; expected 'version: 1' and 'overrides:'"
-# Accepted peak ids and candidate keys are remembered, each text once, so that a million overrides share a
-# few strings and each is checked once; a file of a million distinct ids remembers only the first ones.
-_MAX_REMEMBERED = 1 << 16
 
 
-def parse_yaml(path: str, text: str) -> tuple[list[Override], list[Problem]]:
+def parse_yaml(
+    path: str, text: str, *, shared: SharedValues | None = None
+) -> tuple[list[Override], list[Problem]]:
     """The overrides of one YAML file, and every problem found in it (or only the one that makes the text
-    unreadable: a syntax error, a refused character, anchor or tag, a second document)."""
-    walker = _Walker(path)
+    unreadable: a syntax error, a refused character, anchor or tag, a second document).
+
+    `shared` keeps each id and key once across the files of one load (a new one per call if None).
+    """
+    walker = _Walker(path, SharedValues() if shared is None else shared)
     try:
         stream = events(text)
         walker.document(stream)
@@ -62,15 +64,17 @@ class _Walker:
     """Turns the events of the document into overrides as they come, collecting a problem for every rule
     broken, in one pass. Each method given a node's first event consumes the whole node."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, shared: SharedValues) -> None:
         self.path = path
         self.overrides: list[Override] = []
         self.problems: list[Problem] = []
         self._tags = TagResolver()
         self._next: Callable[[], Event] = iter(()).__next__
-        self._accepted: dict[Callable[[str], str | None], dict[str, str]] = {
-            peak_id_problem: {},
-            candidate_key_problem: {},
+        # Each accepted id and key is checked once and kept as one string, however often it recurs.
+        self._shared: dict[Callable[[str], str | None], Callable[[str], str | None]] = {
+            data_id_problem: shared.data_id,
+            peak_id_problem: shared.text,
+            candidate_key_problem: shared.text,
         }
 
     def _problem(self, event: Event, message: str) -> None:
@@ -174,16 +178,12 @@ class _Walker:
             self._not_text(event, role)
             return None
         value: str = event.value
-        remembered = self._accepted.get(rule)
-        if remembered is not None and (known := remembered.get(value)) is not None:
-            return known
-        problem = rule(value)
-        if problem is not None:
+        known = self._shared[rule](value)
+        if known is None:
+            problem = rule(value)
+            assert problem is not None, f"{role} refused by SharedValues but not by its rule"
             self._problem(event, problem)
-            return None
-        if remembered is not None and len(remembered) < _MAX_REMEMBERED:
-            remembered[value] = value
-        return value
+        return known
 
     def _entries(self, event: Event) -> None:
         if self._is_null(event):
@@ -194,10 +194,7 @@ class _Walker:
             self._skip(event)
             return
         for _key, key_event, value in self._items("data_id"):
-            data_id = self._checked(key_event, "data_id", data_id_problem)
-            if data_id is not None:
-                normalised = normalise_data_id(data_id)
-                data_id = data_id if normalised == data_id else normalised  # one string, not two
+            data_id = self._checked(key_event, "data_id", data_id_problem)  # normalised
             self._peaks(data_id, key_event, value)
 
     def _peaks(self, data_id: str | None, data_event: ScalarEvent, event: Event) -> None:

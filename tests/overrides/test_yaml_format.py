@@ -17,7 +17,7 @@ from yaml.events import ScalarEvent
 from yaml.resolver import Resolver
 
 from reconciler.models import Override
-from reconciler.overrides import load_overrides, render_yaml, strict_yaml, yaml_format, yaml_reader
+from reconciler.overrides import load_overrides, render_yaml, strict_yaml, yaml_format
 from reconciler.overrides.rules import Assignment, text_problem
 from tests.overrides.conftest import D1, D2, problems_of, write, yaml_with
 
@@ -161,7 +161,6 @@ def test_a_million_overrides_share_their_strings(here: Path, parser: None) -> No
 
 def test_ids_beyond_those_remembered_are_read_alike(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the ids remembered, each id is still checked and resolved: `1.5` a number, `p3` text."""
-    monkeypatch.setattr(yaml_reader, "_MAX_REMEMBERED", 1)
     monkeypatch.setattr(strict_yaml, "_MAX_REMEMBERED", 1)
     write("a.yaml", yaml_with('1a: K_1\n2b: K_2\np3: K_3\n1.5: K_4\np5: "\\x01"\n'))
     assert problems_of("a.yaml") == [
