@@ -104,12 +104,24 @@ def _clean(text: str, secret: str) -> str:
 
 
 def _detail(exchange: Exchange) -> Any:
-    """The answer's JSON `detail`, or None when the body (its excerpt) is no JSON object carrying one."""
+    """The answer's JSON `detail`, or None when the body (its excerpt) is no JSON object carrying one.
+
+    A body longer than the excerpt is cut, so no JSON parser takes it whole: the detail is then read as a
+    top-level field, found if it ends within the excerpt (an API puts it first, and keeps it short).
+    """
+    if len(exchange.excerpt) < EXCERPT_LIMIT:  # the whole body
+        try:
+            body = json.loads(exchange.excerpt)
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python recurses
+            return None
+        return body.get("detail") if isinstance(body, dict) else None
+    reader = FieldReader(("detail",))
     try:
-        body = json.loads(exchange.excerpt)
-    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python recurses
+        reader.feed(exchange.excerpt)
+        raw = reader.fields.get("detail")
+        return None if raw is None else json.loads(raw)
+    except (NotAnObject, ValueError, RecursionError):
         return None
-    return body.get("detail") if isinstance(body, dict) else None
 
 
 def reason_of(exchange: Exchange, secret: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
+import io
 import os
 import stat
 import sys
@@ -64,19 +66,40 @@ def write_atomically(path: str, write: Callable[[TextIO], object]) -> None:
 
 
 class _Console:
-    """stdout for a report: a character its encoding cannot show is written escaped, and noted."""
+    """stdout for a report: a character its encoding cannot show is written escaped, and noted; every
+    write goes out whole, or fails.
+
+    Under `python -u` (PYTHONUNBUFFERED, common in containers and CI) stdout's bytes layer is unbuffered:
+    the text layer makes one write() per text and drops the rest of a short write without a word (a pipe
+    whose reader left, a disk that filled). The report's text then goes to that layer here, in a loop.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.escaped = False
+        raw = getattr(stream, "buffer", None)
+        self._raw = raw if isinstance(raw, io.RawIOBase) else None
 
     def write(self, text: str) -> int:
         try:
-            return self.stream.write(text)
+            return self._emit(text)
         except UnicodeEncodeError:
             self.escaped = True
             encoding = self.stream.encoding or "ascii"
-            return self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            return self._emit(text.encode(encoding, "backslashreplace").decode(encoding))
+
+    def _emit(self, text: str) -> int:
+        if self._raw is None:
+            return self.stream.write(text)
+        self.stream.flush()  # anything the text layer still holds goes first
+        stream = self.stream
+        data = memoryview(text.replace("\n", os.linesep).encode(stream.encoding, stream.errors or "strict"))
+        while data:
+            written = self._raw.write(data)
+            if not written:  # None: a non-blocking stdout that cannot take more now
+                raise BlockingIOError(errno.EAGAIN, "stdout cannot take more of the report now")
+            data = data[written:]
+        return len(text)
 
 
 def stdout_is_unicode() -> bool:

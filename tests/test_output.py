@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import stat
+import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, BinaryIO, TextIO, cast
 
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.output import prepare, write_atomically
+from reconciler.output import prepare, to_stdout, write_atomically
 from reconciler.sandbox import Sandbox
 from tests.conftest import Cli
 
@@ -78,3 +81,45 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
     write_atomically(str(report), lambda out: out.write("new\n"))
     assert report.read_text() == "new\n"
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
+
+
+class _ShortWrites(io.RawIOBase):
+    """A stdout as `python -u` has it (no buffer under the text layer) that takes at most `most` bytes per
+    write(), and after `until` bytes in all fails as a pipe whose reader has gone."""
+
+    def __init__(self, most: int, until: int | None = None) -> None:
+        self.most, self.until, self.got = most, until, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.until is not None and len(self.got) >= self.until:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        taken = bytes(data)[: self.most]
+        self.got += taken
+        return len(taken)
+
+
+def _unbuffered_stdout(monkeypatch: pytest.MonkeyPatch, raw: _ShortWrites) -> None:
+    monkeypatch.setattr(
+        sys, "stdout", io.TextIOWrapper(cast(BinaryIO, raw), encoding="utf-8", write_through=True)
+    )
+
+
+def test_unbuffered_stdout_gets_every_byte_of_a_big_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `python -u`, a write the system takes in part is finished, not dropped: all of it arrives."""
+    raw = _ShortWrites(most=4096)
+    _unbuffered_stdout(monkeypatch, raw)
+    text = '{"note": "é"}\n' * 20_000
+    assert to_stdout(lambda out: out.write(text)) is None
+    assert raw.got.decode() == text
+
+
+def test_unbuffered_stdout_whose_reader_left_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `python -u`, a pipe that takes 64 KiB and then breaks: one line for stderr, not a silent cut."""
+    _unbuffered_stdout(monkeypatch, _ShortWrites(most=65_536, until=65_536))
+    assert (
+        to_stdout(lambda out: out.write("x" * 1_000_000))
+        == "could not write the report to stdout (Broken pipe)"
+    )

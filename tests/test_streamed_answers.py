@@ -117,6 +117,21 @@ def test_a_404_detail_past_the_excerpt_is_no_api_not_found() -> None:
         run(fetch(Chunks(body), status=404))
 
 
+def test_a_404_over_the_excerpt_whose_detail_comes_first_is_the_apis_not_found() -> None:
+    """A 404 of 2 MB whose `detail` is its first field: cut by the excerpt limit, the detail is still read,
+    and the entry is not found (no blame on the endpoint's path)."""
+    body = json.dumps({"detail": "no OES result for data entry e", "pad": "x" * 2_000_000}).encode()
+    answer = run(fetch(Chunks(body, size=4096), status=404))
+    assert (answer.result, answer.status) == (None, 404)
+
+
+def test_a_refusal_over_the_excerpt_shows_its_detail_not_its_raw_text() -> None:
+    """A 400 of 2 MB whose JSON starts with its `detail`: the message is the detail, as for a short body."""
+    body = json.dumps({"detail": "quota exceeded", "pad": "x" * 2_000_000}).encode()
+    with pytest.raises(RequestFailed, match=r"^HTTP 400: quota exceeded$"):
+        run(fetch(Chunks(body, size=4096), status=400))
+
+
 @pytest.mark.slow
 def test_plan_against_a_sandbox_of_big_spectra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
