@@ -24,7 +24,7 @@ import httpx
 import pydantic
 
 from reconciler import __version__
-from reconciler.answers import OESResult, OESResultWithSpectra, first_problem, kept_document
+from reconciler.answers import OESResult, OESResultWithSpectra, first_problem, result_of
 from reconciler.errors import AuthError, RequestFailed, RunStopped, TransientHTTPError, UnreachableError
 from reconciler.fields import FieldReader, NotAnObject
 from reconciler.retry import TRANSIENT_STATUSES, RetryPolicy, describe, parse_retry_after
@@ -259,7 +259,7 @@ class ApiClient:
         problem = exchange.problem
         if problem is None:
             try:
-                result = model.model_validate_json(kept_document(exchange.fields))
+                result = result_of(model, exchange.fields)
             except pydantic.ValidationError as exc:
                 # A position would be one in the rebuilt document, not in the answer: left out.
                 problem = _AT.sub("", first_problem(exc))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import operator
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, TypeAlias
 
 from reconciler.answers import OESResultWithSpectra
 from reconciler.models import Item, Status
@@ -50,17 +53,23 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _series(result: OESResultWithSpectra) -> tuple[str, list[Any]]:
+# A series as read (`reconciler.answers.series`): plain numbers in an array('d'), anything else in a list.
+Series: TypeAlias = "list[Any] | array[float]"  # array is subscriptable at run time from 3.12
+
+
+def _series(result: OESResultWithSpectra) -> tuple[str, Series]:
     """The series to plot: `scope_corrected`, else the raw `sample` (read only for such results)."""
-    if isinstance(result.scope_corrected, list) and result.scope_corrected:
+    if isinstance(result.scope_corrected, list | array) and result.scope_corrected:
         return "scope_corrected", result.scope_corrected
     sample = result.sample
-    return "sample", sample if isinstance(sample, list) else []
+    return "sample", sample if isinstance(sample, list | array) else []
 
 
-def _ascending(grid: list[Any]) -> bool:
+def _ascending(grid: Series) -> bool:
     """Whether the grid is numbers in ascending order (as instruments write it), so that bisecting finds a
-    window; the check runs in C (sorting a sorted list is one pass)."""
+    window; the check runs in C (sorting a sorted list is one pass; an array is compared pairwise)."""
+    if isinstance(grid, array):
+        return _number(grid[0]) and _number(grid[-1]) and all(map(operator.le, grid, islice(grid, 1, None)))
     try:
         return None not in grid and grid == sorted(grid) and _number(grid[0]) and _number(grid[-1])
     except TypeError:  # numbers mixed with text
@@ -72,7 +81,7 @@ def cut_windows(result: OESResultWithSpectra, items: Iterable[Item]) -> dict[tup
     spectrum. Only the windows are kept: the series go with the result."""
     wanted = [item for item in items if wants_window(item)]
     grid = result.wavelengths
-    if not wanted or not isinstance(grid, list) or not grid:
+    if not wanted or not isinstance(grid, list | array) or not grid:
         return {}
     series, values = _series(result)
     ascending = _ascending(grid)
@@ -90,7 +99,7 @@ def cut_windows(result: OESResultWithSpectra, items: Iterable[Item]) -> dict[tup
 
 
 def _near(
-    grid: list[Any], values: list[Any], low: float, high: float, *, ascending: bool
+    grid: Series, values: Series, low: float, high: float, *, ascending: bool
 ) -> list[tuple[float, float]]:
     """The numeric points from `low` to `high` nm, in order: bisected on an ascending grid (the window's
     few dozen points are all that is looked at), else found by a scan."""

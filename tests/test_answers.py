@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+from array import array
 
-from reconciler.answers import OESResult, PeakState
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler import answers
+from reconciler.answers import OESResult, PeakState, series
 
 
 def peak_of(**fields: object) -> PeakState:
@@ -46,3 +52,51 @@ def test_a_peak_is_found_by_id_the_first_of_two_alike() -> None:
     assert first.element == "Ga"
     assert result.peak("p3") is None
     assert result.model_dump()["detected_peaks"][0]["peak_id"] == "p1"  # the cache is no field
+
+
+@settings(max_examples=200)
+@given(
+    values=st.lists(
+        st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**6), 10**6), max_size=60
+    ),
+    indent=st.sampled_from([None, 0, 2]),
+    piece=st.integers(1, 40),
+)
+def test_a_series_of_numbers_is_an_array_equal_to_what_json_reads(
+    values: list[float], indent: int | None, piece: int
+) -> None:
+    """Any list of numbers as a server may lay it out, converted in pieces of any size: the same numbers."""
+    raw = json.dumps(values, indent=indent).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(answers, "_SLICE", piece)
+        read = series(raw)
+    assert isinstance(read, array)
+    assert list(read) == [float(value) for value in json.loads(raw)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        (b"[1.5, null, 2]", [1.5, None, 2]),  # not only numbers: as JSON reads it, for the page to sort out
+        (b'"noise"', "noise"),
+        (b"null", None),
+        (b"[1,,2]", None),  # no JSON: nothing to plot
+        (b"[1, 2,]", None),
+        (b"[1,]", None),
+        (b"[, 1]", None),
+        (b"[1 2]", None),
+        (b"[", None),
+    ],
+)
+def test_a_series_that_is_not_plain_numbers_is_read_as_json_or_not_at_all(raw: bytes, read: object) -> None:
+    """A series with other values is what JSON makes of it; a malformed one is None (left unplotted), in
+    pieces of any size."""
+    for piece in (1, 2, 3, answers._SLICE):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(answers, "_SLICE", piece)
+            assert series(raw) == read
+
+
+def test_an_empty_series_is_an_empty_array() -> None:
+    """`[]`, however spaced, is an array of no points."""
+    assert series(b"[ \n ]") == array("d")

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from reconciler.answers import OESResultWithSpectra, kept_document
+from reconciler.answers import OESResultWithSpectra, result_of
 from reconciler.fields import FieldReader
 from reconciler.models import Item, Status
 from reconciler.windows import MAX_POINTS, Window, cut_windows, wants_window, window_of
@@ -17,7 +17,7 @@ def cut(doc: dict[str, Any], items: list[Item]) -> dict[tuple[str, str], Window]
     """The windows as the engine cuts them: from the fields the client keeps of the answer, with spectra."""
     reader = FieldReader(OESResultWithSpectra.FIELDS)
     reader.feed(json.dumps(doc).encode())
-    result = OESResultWithSpectra.model_validate_json(kept_document(reader.finish()))
+    result = result_of(OESResultWithSpectra, reader.finish())
     return cut_windows(result, items)
 
 
