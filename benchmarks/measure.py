@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,3 +158,17 @@ def best_of(argv: Sequence[str], *, runs: int, env: Mapping[str, str], out_dir: 
 
 class ChildFailed(Exception):
     """A benchmark child (the CLI or the sandbox) did not do what the benchmark needs."""
+
+
+@contextlib.contextmanager
+def work_folder(*, prefix: str, keep: bool) -> Iterator[Path]:
+    """A fresh temporary folder for a benchmark's files and children's output; removed at the end unless
+    `keep` (then its place is printed)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"work folder kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)

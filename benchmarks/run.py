@@ -12,14 +12,12 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from figures import Results
-from measure import ChildFailed
+from measure import ChildFailed, work_folder
 from scenarios import (
     Setup,
     measure_capacity,
@@ -242,27 +240,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     about = machine()
     records_before = real_records()
-    work = tempfile.mkdtemp(prefix="oes-bench-")
     try:
-        setup = Setup(
-            peaks=args.peaks,
-            points=args.points,
-            differing=args.differing,
-            latency=args.latency_ms / 1000,
-            concurrency=args.concurrency,
-            file_format=args.file_format,
-            work=Path(work),
-        )
-        try:
+        with work_folder(prefix="oes-bench-", keep=args.keep) as work:
+            setup = Setup(
+                peaks=args.peaks,
+                points=args.points,
+                differing=args.differing,
+                latency=args.latency_ms / 1000,
+                concurrency=args.concurrency,
+                file_format=args.file_format,
+                work=work,
+            )
             results = measure(args, setup)
-        except ChildFailed as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    finally:
-        if args.keep:
-            print(f"work folder kept: {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    except ChildFailed as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
     found = verdicts(results, main=args.entries, latency=setup.latency, concurrency=args.concurrency)
     if args.smoke:
         found = [v for v in found if v.name in {"apply requests vs minimum", "requests in flight"}]

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from measure import ChildFailed
+from measure import ChildFailed, work_folder
 from scale_files import Tree, extract, overrides, write_csv, write_yaml
 from scale_rows import MB, Context, answers, apply, plan, startup, validate
 from scale_table import Cell, Row, count, render_markdown, render_text, to_json
@@ -232,17 +230,12 @@ def measure(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="oes-scale-"))
     try:
-        rows, problems = measure(args, work)
+        with work_folder(prefix="oes-scale-", keep=args.keep) as work:
+            rows, problems = measure(args, work)
     except ChildFailed as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if args.keep:
-            print(f"work folder kept: {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     if args.markdown_to:
         Path(args.markdown_to).write_text(render_markdown(rows) + "\n", encoding="utf-8")
     if args.json:
