@@ -335,9 +335,11 @@ def _write_files(
     for path, kind in files:
         if path is None:
             continue
-        write: Callable[[TextIO], object] = _json_writer(report, json_file)
+        write: Callable[[TextIO], object]
         if kind == "html":
             write = lambda out: write_html(report, out, windows=windows)  # noqa: E731 (one of two writers)
+        else:
+            write = _json_writer(report, json_file)
         try:
             output.write_atomically(path, write)
         except ConfigError as exc:
