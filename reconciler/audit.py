@@ -77,11 +77,16 @@ class AuditLog:
     then sends nothing more.
     """
 
-    def __init__(self, fd: int, *, path: str, commit: str | None, dirty: bool | None) -> None:
+    def __init__(
+        self, fd: int, *, path: str, commit: str | None, dirty: bool | None, cut: bool = False
+    ) -> None:
         self.fd = fd
         self.path = path
         self.commit = commit
         self.dirty = dirty
+        # The file ends in a line cut short (an earlier run's write failed: a full disk): this run's first
+        # line starts on a line of its own, so that every line of its own parses.
+        self._cut = cut
 
     def sending(self, item: Item) -> None:
         self._write(item, status=SENDING, previous=item.current, http_status=None, attempts=0)
@@ -116,6 +121,8 @@ class AuditLog:
             "git_dirty": self.dirty,
         }
         data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        if self._cut:
+            data, self._cut = b"\n" + data, False
         try:
             while data:
                 data = data[os.write(self.fd, data) :]
@@ -140,6 +147,20 @@ def open_audit_log(path: str, *, sources: Sequence[str]) -> Iterator[AuditLog]:
         if not (stat.S_ISREG(kind) or stat.S_ISCHR(kind)):
             raise ConfigError(f"--audit-log {path} is not a regular file; name a file to append to")
         os.set_blocking(fd, True)
-        yield AuditLog(fd, path=path, commit=git_commit(sources), dirty=git_dirty(sources))
+        cut = stat.S_ISREG(kind) and _ends_mid_line(path)
+        yield AuditLog(fd, path=path, commit=git_commit(sources), dirty=git_dirty(sources), cut=cut)
     finally:
         os.close(fd)
+
+
+def _ends_mid_line(path: str) -> bool:
+    """Whether the file holds something after its last line break (unknown, as for a file this process
+    may write but not read: no)."""
+    try:
+        with open(path, "rb") as file:  # noqa: PTH123 (a byte at the end, not a Path's text)
+            if file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except OSError:
+        return False

@@ -161,3 +161,28 @@ def test_a_patch_abandoned_on_the_wire_is_recorded_as_unknown(tmp_path: Path) ->
         audit.record(PatchRecord(ITEM, "In_451.1", None, 1, known=False))
     [line] = lines_of(path)
     assert line["status"] == "unknown"
+
+
+def test_a_log_left_with_a_line_cut_short_gets_whole_lines_after_it(tmp_path: Path) -> None:
+    """A log an earlier run left mid-line (its disk filled): the next line starts on a line of its own, so
+    the fragment stays one unreadable line and every later line parses."""
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b'{"status": "applied"}\n{"time": "2026-11-30T0')
+    with open_audit_log(str(path), sources=[]) as audit:
+        audit.sending(ITEM)
+        audit.sending(ITEM)
+    whole, fragment, *ours = path.read_bytes().decode().splitlines()
+    assert json.loads(whole) == {"status": "applied"}
+    assert fragment == '{"time": "2026-11-30T0'
+    assert [json.loads(line)["status"] for line in ours] == ["sending", "sending"]
+
+
+def test_a_log_that_ends_its_last_line_is_appended_to_as_it_is(tmp_path: Path) -> None:
+    """A whole log (or an empty one) gets no blank line before this run's lines."""
+    path = tmp_path / "audit.jsonl"
+    for before in (b"", b'{"status": "applied"}\n'):
+        path.write_bytes(before)
+        with open_audit_log(str(path), sources=[]) as audit:
+            audit.sending(ITEM)
+        assert path.read_bytes().startswith(before)
+        assert path.read_bytes()[len(before) :].count(b"\n") == 1
